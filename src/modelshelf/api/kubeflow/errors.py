@@ -1,0 +1,60 @@
+"""Domain errors -> Kubeflow's error body `{code, message}`, where `code` is the HTTP reason phrase."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+
+import orjson
+from sqlalchemy.exc import OperationalError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from modelshelf import errors
+from modelshelf.api.kubeflow.routes import PayloadTooLarge
+
+log = logging.getLogger("modelshelf.api")
+
+STATUS: list[tuple[type[Exception], int]] = [
+    (PayloadTooLarge, 413),
+    (errors.MissingField, 422),
+    (errors.InvalidArgument, 400),
+    (errors.NotFound, 404),
+    (errors.Conflict, 409),
+    (errors.Unauthenticated, 401),
+    (errors.Forbidden, 403),
+    (errors.Unavailable, 503),
+]
+
+
+def status_of(exc: Exception) -> int:
+    for kind, status in STATUS:
+        if isinstance(exc, kind):
+            return status
+    return 500
+
+
+def error_response(status: int, message: str) -> Response:
+    # 422 keeps upstream's "Bad Request" code: the Kubeflow server reports missing fields that way.
+    code = "Bad Request" if status == 422 else HTTPStatus(status).phrase
+    return Response(orjson.dumps({"code": code, "message": message}), status, media_type="application/json")
+
+
+async def handle_registry_error(_request: Request, exc: Exception) -> Response:
+    return error_response(status_of(exc), str(exc))
+
+
+async def handle_database_down(_request: Request, exc: Exception) -> Response:
+    log.warning("database unavailable: %s", exc.__class__.__name__)
+    return error_response(503, "the database is unavailable, try again later")
+
+
+async def handle_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return error_response(500, "internal server error")
+
+
+HANDLERS = {
+    errors.RegistryError: handle_registry_error,
+    OperationalError: handle_database_down,
+}

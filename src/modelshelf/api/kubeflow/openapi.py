@@ -1,0 +1,64 @@
+"""The OpenAPI document we serve: the upstream v1 spec, mounted under both prefixes.
+
+The responses this server really gives are added where upstream leaves them out (a 400 on a list with a
+bad filter, a 409 on a duplicate, a 413 on a huge body), so a generated client or a schema checker is told
+the truth."""
+
+from __future__ import annotations
+
+import copy
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from modelshelf import __version__
+
+V1 = "/api/model_registry/v1"
+V1ALPHA3 = "/api/model_registry/v1alpha3"
+_ERROR = {"$ref": "#/components/responses/BadRequest"}
+
+
+@cache
+def document() -> dict[str, Any]:
+    text = resources.files("modelshelf.api.kubeflow").joinpath("openapi/v1.yaml").read_text(encoding="utf-8")
+    spec: dict[str, Any] = yaml.safe_load(text)
+    spec["info"]["title"] = "modelshelf — Kubeflow Model Registry REST API"
+    spec["info"]["description"] = (
+        "The Kubeflow Model Registry v1 API as served by modelshelf "
+        + __version__
+        + ". Every operation is also "
+        "served under " + V1ALPHA3 + " for older clients."
+    )
+    spec["servers"] = [{"url": "/"}]
+    components = spec["components"]["responses"]
+    components["PayloadTooLarge"] = {
+        "description": "The request body is larger than the server accepts.",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+    paths: dict[str, Any] = {}
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method in ("get", "post", "patch"):
+                _document_responses(method, operation["responses"])
+        paths[path] = item
+    for path, item in list(paths.items()):
+        alpha = copy.deepcopy(item)
+        for method in ("get", "post", "patch"):
+            if method in alpha:
+                alpha[method]["operationId"] += "V1alpha3"
+                alpha[method]["tags"] = ["ModelRegistryService (v1alpha3)"]
+        paths[path.replace(V1, V1ALPHA3, 1)] = alpha
+    spec["paths"] = paths
+    return spec
+
+
+def _document_responses(method: str, responses: dict[str, Any]) -> None:
+    wanted = {"400": "BadRequest", "404": "NotFound"}
+    if method in ("post", "patch"):
+        wanted |= {"409": "Conflict", "413": "PayloadTooLarge"}
+    if method == "post":
+        wanted["422"] = "UnprocessableEntity"
+    for status, name in wanted.items():
+        responses.setdefault(status, {"$ref": f"#/components/responses/{name}"})

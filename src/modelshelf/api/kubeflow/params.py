@@ -1,0 +1,71 @@
+"""Query parameters of the Kubeflow API: ids, paging, ordering, finds."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from modelshelf.api.kubeflow.codec import INT32_MAX, parse_id
+from modelshelf.errors import InvalidArgument
+from modelshelf.store.repository import ORDER_COLUMNS, ListQuery
+
+SORT_ORDERS = ("ASC", "DESC")
+ARTIFACT_TYPES = ("model-artifact", "doc-artifact", "dataset-artifact", "metric", "parameter")
+
+
+def query_param(request: Request, name: str) -> str | None:
+    value = request.query_params.get(name)
+    if value is not None and "\x00" in value:
+        raise InvalidArgument(f"query parameter {name} contains a NUL character")
+    return value
+
+
+def path_id(request: Request, name: str = "id") -> int:
+    return parse_id(request.path_params[name])
+
+
+def optional_id(request: Request, name: str) -> int | None:
+    value = query_param(request, name)
+    return None if value is None or value == "" else parse_id(value, name)
+
+
+def text(request: Request, name: str) -> str | None:
+    """A find parameter; an empty value counts as not given."""
+    value = query_param(request, name)
+    return value or None
+
+
+def list_query(request: Request, **where: object) -> ListQuery:
+    page_size_text = query_param(request, "pageSize")
+    page_size = 0
+    if page_size_text:
+        try:
+            page_size = int(page_size_text)
+        except ValueError:
+            raise InvalidArgument(f"invalid numeric string for pageSize: {page_size_text[:40]!r}") from None
+        if page_size < 0 or page_size > INT32_MAX:
+            raise InvalidArgument(f"pageSize must be between 0 and {INT32_MAX}, got {page_size}")
+    order_by = query_param(request, "orderBy") or "ID"
+    if order_by not in ORDER_COLUMNS:
+        raise InvalidArgument(f"invalid orderBy {order_by[:40]!r}: must be one of {', '.join(ORDER_COLUMNS)}")
+    sort_order = query_param(request, "sortOrder") or "ASC"
+    if sort_order not in SORT_ORDERS:
+        raise InvalidArgument(f"invalid sortOrder {sort_order[:40]!r}: must be ASC or DESC")
+    return ListQuery(
+        filter_query=query_param(request, "filterQuery"),
+        order_by=order_by,
+        descending=sort_order == "DESC",
+        page_size=page_size,
+        page_token=query_param(request, "nextPageToken") or "",
+        where={k: v for k, v in where.items() if v is not None},
+    )
+
+
+def artifact_type(request: Request) -> str | None:
+    value = query_param(request, "artifactType")
+    if value is None:
+        return None
+    if value not in ARTIFACT_TYPES:
+        raise InvalidArgument(
+            f"invalid artifactType {value[:40]!r}: must be one of {', '.join(ARTIFACT_TYPES)}"
+        )
+    return value

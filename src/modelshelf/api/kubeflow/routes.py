@@ -1,0 +1,487 @@
+"""The Kubeflow Model Registry REST API, served under `/api/model_registry/v1` and `/v1alpha3`.
+
+Handlers are thin: parse, call a service inside one transaction, render. One `KubeflowAPI` is built per
+API version; the versions differ only in how a metric's `step` is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Engine, RowMapping
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from modelshelf.api.kubeflow import codec, params
+from modelshelf.api.kubeflow.codec import Renderer
+from modelshelf.domain.entities import (
+    ANY_ARTIFACT,
+    ARTIFACTS,
+    INFERENCE_SERVICE,
+    MODEL_ARTIFACT,
+    MODEL_VERSION,
+    REGISTERED_MODEL,
+    SERVE_MODEL,
+    SERVING_ENVIRONMENT,
+    Entity,
+)
+from modelshelf.errors import InvalidArgument, NotFound
+from modelshelf.services import artifacts, models, records, serving
+from modelshelf.store.repository import Page
+
+Handler = Callable[[Request], Awaitable[Response]]
+OUTPUT_ONLY = ("createTimeSinceEpoch", "lastUpdateTimeSinceEpoch", "experimentId", "experimentRunId")
+
+
+class JSON(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+class KubeflowAPI:
+    def __init__(self, engine: Engine, version: str, max_body_bytes: int) -> None:
+        self.engine = engine
+        self.max_body_bytes = max_body_bytes
+        step_as_string = version == "v1"
+        self.render_of: dict[str, Renderer] = {
+            e.table if e.artifact_type is None else e.artifact_type: codec.renderer(
+                e, step_as_string=step_as_string
+            )
+            for e in (
+                REGISTERED_MODEL,
+                MODEL_VERSION,
+                SERVING_ENVIRONMENT,
+                INFERENCE_SERVICE,
+                SERVE_MODEL,
+                *ARTIFACTS.values(),
+            )
+        }
+
+    # --- plumbing ------------------------------------------------------------------------------------
+
+    def one(self, entity: Entity, row: RowMapping, status: int = 200) -> Response:
+        key = entity.artifact_type or entity.table
+        if entity.table == "artifact":
+            key = row["artifact_type"]
+        return JSON(self.render_of[key](row), status_code=status)
+
+    def page(self, entity: Entity, page: Page, page_size: int) -> Response:
+        if entity.table == "artifact":
+            items = [self.render_of[row["artifact_type"]](row) for row in page.rows]
+        else:
+            render = self.render_of[entity.table]
+            items = [render(row) for row in page.rows]
+        return JSON(
+            {"items": items, "nextPageToken": page.next_page_token, "pageSize": page_size, "size": len(items)}
+        )
+
+    async def body(self, request: Request) -> object:
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            raise PayloadTooLarge(f"request body exceeds {self.max_body_bytes} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise PayloadTooLarge(f"request body exceeds {self.max_body_bytes} bytes")
+            chunks.append(chunk)
+        return codec.loads(b"".join(chunks))
+
+    def read(self) -> Connection:
+        return self.engine.connect()
+
+    def write(self) -> Any:
+        return self.engine.begin()
+
+    # --- generic handlers ----------------------------------------------------------------------------
+
+    def get_handler(self, entity: Entity, param: str) -> Handler:
+        async def handler(request: Request) -> Response:
+            id_ = params.path_id(request, param)
+            with self.read() as conn:
+                return self.one(entity, records.must_get(conn, entity, id_))
+
+        return handler
+
+    def create_handler(
+        self, entity: Entity, create: Callable[[Connection, dict[str, Any]], RowMapping]
+    ) -> Handler:
+        async def handler(request: Request) -> Response:
+            values = codec.decode(await self.body(request), entity, entity.create_fields)
+            with self.write() as conn:
+                return self.one(entity, create(conn, values), 201)
+
+        return handler
+
+    def update_handler(
+        self,
+        entity: Entity,
+        param: str,
+        update: Callable[[Connection, int, dict[str, Any]], RowMapping] | None = None,
+    ) -> Handler:
+        def default_update(conn: Connection, id_: int, values: dict[str, Any]) -> RowMapping:
+            return records.update(conn, entity, id_, values)
+
+        apply = update or default_update
+
+        async def handler(request: Request) -> Response:
+            id_ = params.path_id(request, param)
+            values = codec.decode(await self.body(request), entity, entity.update_fields)
+            with self.write() as conn:
+                return self.one(entity, apply(conn, id_, values))
+
+        return handler
+
+    def list_handler(self, entity: Entity, fetch: Callable[[Connection, Request], Page]) -> Handler:
+        async def handler(request: Request) -> Response:
+            with self.read() as conn:
+                page = fetch(conn, request)
+            return self.page(entity, page, _page_size(request))
+
+        return handler
+
+    def find_handler(self, entity: Entity, fetch: Callable[[Connection, Request], RowMapping]) -> Handler:
+        async def handler(request: Request) -> Response:
+            with self.read() as conn:
+                return self.one(entity, fetch(conn, request))
+
+        return handler
+
+    # --- handlers with their own shape -----------------------------------------------------------------
+
+    async def create_artifact(self, request: Request) -> Response:
+        body = await self.body(request)
+        entity = artifacts.entity_for(_artifact_type_of(body))
+        values = codec.decode(body, entity, entity.create_fields)
+        with self.write() as conn:
+            return self.one(entity, artifacts.create(conn, entity, values), 201)
+
+    async def create_model_artifact(self, request: Request) -> Response:
+        values = codec.decode(await self.body(request), MODEL_ARTIFACT, MODEL_ARTIFACT.create_fields)
+        with self.write() as conn:
+            return self.one(MODEL_ARTIFACT, artifacts.create(conn, MODEL_ARTIFACT, values), 201)
+
+    async def update_artifact(self, request: Request) -> Response:
+        id_ = params.path_id(request)
+        body = await self.body(request)
+        entity = artifacts.entity_for(_artifact_type_of(body))
+        values = codec.decode(body, entity, entity.update_fields)
+        with self.write() as conn:
+            return self.one(entity, artifacts.update(conn, id_, entity, values))
+
+    async def get_artifact(self, request: Request) -> Response:
+        id_ = params.path_id(request)
+        with self.read() as conn:
+            row = records.get(conn, ANY_ARTIFACT, id_)
+            if row is None:
+                raise NotFound(f"artifact with id {id_} not found")
+            return self.one(ANY_ARTIFACT, row)
+
+    async def upsert_version_artifact(self, request: Request) -> Response:
+        version_id = params.path_id(request, "version_id")
+        body = await self.body(request)
+        entity = artifacts.entity_for(_artifact_type_of(body))
+        id_ = _body_id(body)
+        values = codec.decode(body, entity, entity.create_fields | entity.update_fields, ("id", *OUTPUT_ONLY))
+        with self.write() as conn:
+            row, created = artifacts.upsert_into_model_version(conn, version_id, entity, id_, values)
+            return self.one(entity, row, 201 if created else 200)
+
+    async def upsert_model_version(self, request: Request) -> Response:
+        model_id = params.path_id(request, "model_id")
+        body = await self.body(request)
+        id_ = _body_id(body)
+        values = codec.decode(
+            body,
+            MODEL_VERSION,
+            MODEL_VERSION.create_fields | MODEL_VERSION.update_fields,
+            ("id", *OUTPUT_ONLY),
+        )
+        if values.get("registered_model_id", model_id) != model_id:
+            raise InvalidArgument(
+                f"registeredModelId {values['registered_model_id']} in the body "
+                f"differs from {model_id} in the path"
+            )
+        with self.write() as conn:
+            row = models.upsert_model_version(conn, model_id, id_, values)
+            return self.one(MODEL_VERSION, row, 201 if id_ is None else 200)
+
+    async def create_environment_service(self, request: Request) -> Response:
+        environment_id = params.path_id(request, "environment_id")
+        values = codec.decode(await self.body(request), INFERENCE_SERVICE, INFERENCE_SERVICE.create_fields)
+        if values.setdefault("serving_environment_id", environment_id) != environment_id:
+            raise InvalidArgument(
+                f"servingEnvironmentId {values['serving_environment_id']} in the body differs from "
+                f"{environment_id} in the path"
+            )
+        with self.write() as conn:
+            return self.one(INFERENCE_SERVICE, serving.create_inference_service(conn, values), 201)
+
+    async def create_serve(self, request: Request) -> Response:
+        service_id = params.path_id(request, "service_id")
+        values = codec.decode(await self.body(request), SERVE_MODEL, SERVE_MODEL.create_fields)
+        with self.write() as conn:
+            return self.one(SERVE_MODEL, serving.create_serve(conn, service_id, values), 201)
+
+    async def inference_service_model(self, request: Request) -> Response:
+        id_ = params.path_id(request, "service_id")
+        with self.read() as conn:
+            return self.one(REGISTERED_MODEL, serving.inference_service_model(conn, id_))
+
+    async def inference_service_version(self, request: Request) -> Response:
+        id_ = params.path_id(request, "service_id")
+        with self.read() as conn:
+            return self.one(MODEL_VERSION, serving.inference_service_version(conn, id_))
+
+    # --- the route table -------------------------------------------------------------------------------
+
+    def routes(self) -> list[BaseRoute]:
+        t, i = params.text, params.optional_id
+
+        def find_top(entity: Entity) -> Handler:
+            def fetch(conn: Connection, r: Request) -> RowMapping:
+                where = records.find_where(t(r, "name"), t(r, "externalId"))
+                if not where:
+                    raise InvalidArgument("invalid parameters call, supply either name or externalId")
+                return records.find_one(conn, entity, where)
+
+            return self.find_handler(entity, fetch)
+
+        def list_all(entity: Entity) -> Handler:
+            return self.list_handler(
+                entity, lambda conn, r: records.list_page(conn, entity, params.list_query(r))
+            )
+
+        def nested(r: Request) -> dict[str, Any]:
+            """name/externalId on a nested list narrow it like a filter (name wins when both are given)."""
+            if name := t(r, "name"):
+                return {"name": name}
+            if external_id := t(r, "externalId"):
+                return {"external_id": external_id}
+            return {}
+
+        rm, mv, se, svc = REGISTERED_MODEL, MODEL_VERSION, SERVING_ENVIRONMENT, INFERENCE_SERVICE
+        return [
+            # registered models
+            Route("/registered_model", find_top(rm), methods=["GET"]),
+            Route("/registered_models", list_all(rm), methods=["GET"]),
+            Route(
+                "/registered_models",
+                self.create_handler(rm, models.create_registered_model),
+                methods=["POST"],
+            ),
+            Route("/registered_models/{model_id}", self.get_handler(rm, "model_id"), methods=["GET"]),
+            Route("/registered_models/{model_id}", self.update_handler(rm, "model_id"), methods=["PATCH"]),
+            Route(
+                "/registered_models/{model_id}/versions",
+                self.list_handler(
+                    mv,
+                    lambda conn, r: models.list_model_versions(
+                        conn, params.path_id(r, "model_id"), params.list_query(r, **nested(r))
+                    ),
+                ),
+                methods=["GET"],
+            ),
+            Route("/registered_models/{model_id}/versions", self.upsert_model_version, methods=["POST"]),
+            # model versions
+            Route(
+                "/model_version",
+                self.find_handler(
+                    mv,
+                    lambda conn, r: models.find_model_version(
+                        conn, t(r, "name"), t(r, "externalId"), i(r, "parentResourceId")
+                    ),
+                ),
+                methods=["GET"],
+            ),
+            Route(
+                "/model_versions",
+                self.list_handler(
+                    mv, lambda conn, r: models.list_model_versions(conn, None, params.list_query(r))
+                ),
+                methods=["GET"],
+            ),
+            Route("/model_versions", self.create_handler(mv, models.create_model_version), methods=["POST"]),
+            Route("/model_versions/{version_id}", self.get_handler(mv, "version_id"), methods=["GET"]),
+            Route("/model_versions/{version_id}", self.update_handler(mv, "version_id"), methods=["PATCH"]),
+            Route(
+                "/model_versions/{version_id}/artifacts",
+                self.list_handler(
+                    ANY_ARTIFACT,
+                    lambda conn, r: artifacts.list_artifacts(
+                        conn,
+                        params.artifact_type(r),
+                        params.list_query(r, **nested(r)),
+                        params.path_id(r, "version_id"),
+                    ),
+                ),
+                methods=["GET"],
+            ),
+            Route("/model_versions/{version_id}/artifacts", self.upsert_version_artifact, methods=["POST"]),
+            # artifacts of any type
+            Route(
+                "/artifact",
+                self.find_handler(
+                    ANY_ARTIFACT,
+                    lambda conn, r: artifacts.find(
+                        conn,
+                        ANY_ARTIFACT,
+                        t(r, "name"),
+                        t(r, "externalId"),
+                        i(r, "parentResourceId"),
+                    ),
+                ),
+                methods=["GET"],
+            ),
+            Route(
+                "/artifacts",
+                self.list_handler(
+                    ANY_ARTIFACT,
+                    lambda conn, r: artifacts.list_artifacts(
+                        conn, params.artifact_type(r), params.list_query(r)
+                    ),
+                ),
+                methods=["GET"],
+            ),
+            Route("/artifacts", self.create_artifact, methods=["POST"]),
+            Route("/artifacts/{id}", self.get_artifact, methods=["GET"]),
+            Route("/artifacts/{id}", self.update_artifact, methods=["PATCH"]),
+            # model artifacts
+            Route(
+                "/model_artifact",
+                self.find_handler(
+                    MODEL_ARTIFACT,
+                    lambda conn, r: artifacts.find(
+                        conn, MODEL_ARTIFACT, t(r, "name"), t(r, "externalId"), i(r, "parentResourceId")
+                    ),
+                ),
+                methods=["GET"],
+            ),
+            Route("/model_artifacts", list_all(MODEL_ARTIFACT), methods=["GET"]),
+            Route("/model_artifacts", self.create_model_artifact, methods=["POST"]),
+            Route(
+                "/model_artifacts/{artifact_id}",
+                self.get_handler(MODEL_ARTIFACT, "artifact_id"),
+                methods=["GET"],
+            ),
+            Route(
+                "/model_artifacts/{artifact_id}",
+                self.update_handler(
+                    MODEL_ARTIFACT,
+                    "artifact_id",
+                    lambda conn, id_, v: artifacts.update_model_artifact(conn, id_, v),
+                ),
+                methods=["PATCH"],
+            ),
+            # serving environments
+            Route("/serving_environment", find_top(se), methods=["GET"]),
+            Route("/serving_environments", list_all(se), methods=["GET"]),
+            Route(
+                "/serving_environments",
+                self.create_handler(se, lambda conn, v: records.create(conn, se, v)),
+                methods=["POST"],
+            ),
+            Route(
+                "/serving_environments/{environment_id}",
+                self.get_handler(se, "environment_id"),
+                methods=["GET"],
+            ),
+            Route(
+                "/serving_environments/{environment_id}",
+                self.update_handler(se, "environment_id"),
+                methods=["PATCH"],
+            ),
+            Route(
+                "/serving_environments/{environment_id}/inference_services",
+                self.list_handler(
+                    svc,
+                    lambda conn, r: serving.list_inference_services(
+                        conn, params.path_id(r, "environment_id"), params.list_query(r, **nested(r))
+                    ),
+                ),
+                methods=["GET"],
+            ),
+            Route(
+                "/serving_environments/{environment_id}/inference_services",
+                self.create_environment_service,
+                methods=["POST"],
+            ),
+            # inference services
+            Route(
+                "/inference_service",
+                self.find_handler(
+                    svc,
+                    lambda conn, r: serving.find_inference_service(
+                        conn, t(r, "name"), t(r, "externalId"), i(r, "parentResourceId")
+                    ),
+                ),
+                methods=["GET"],
+            ),
+            Route(
+                "/inference_services",
+                self.list_handler(
+                    svc, lambda conn, r: serving.list_inference_services(conn, None, params.list_query(r))
+                ),
+                methods=["GET"],
+            ),
+            Route(
+                "/inference_services",
+                self.create_handler(svc, serving.create_inference_service),
+                methods=["POST"],
+            ),
+            Route("/inference_services/{service_id}", self.get_handler(svc, "service_id"), methods=["GET"]),
+            Route(
+                "/inference_services/{service_id}",
+                self.update_handler(svc, "service_id", serving.update_inference_service),
+                methods=["PATCH"],
+            ),
+            Route("/inference_services/{service_id}/model", self.inference_service_model, methods=["GET"]),
+            Route(
+                "/inference_services/{service_id}/version", self.inference_service_version, methods=["GET"]
+            ),
+            Route(
+                "/inference_services/{service_id}/serves",
+                self.list_handler(
+                    SERVE_MODEL,
+                    lambda conn, r: serving.list_serves(
+                        conn, params.path_id(r, "service_id"), params.list_query(r, **nested(r))
+                    ),
+                ),
+                methods=["GET"],
+            ),
+            Route("/inference_services/{service_id}/serves", self.create_serve, methods=["POST"]),
+        ]
+
+
+class PayloadTooLarge(InvalidArgument):
+    """The body is larger than the configured limit (413)."""
+
+
+def _page_size(request: Request) -> int:
+    text = request.query_params.get("pageSize")
+    return int(text) if text and text.isdigit() else 0
+
+
+def _artifact_type_of(body: object) -> str | None:
+    if isinstance(body, dict):
+        value = body.get("artifactType")
+        if value is None or isinstance(value, str):
+            return value
+    if not isinstance(body, dict):
+        raise InvalidArgument("request body must be a JSON object")
+    raise InvalidArgument("artifactType must be a string")
+
+
+def _body_id(body: object) -> int | None:
+    value = body.get("id") if isinstance(body, dict) else None
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidArgument("json: cannot unmarshal number into field id of type string")
+    return codec.parse_id(value)

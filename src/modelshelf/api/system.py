@@ -1,0 +1,66 @@
+"""Health, readiness, the OpenAPI document and an offline Swagger UI."""
+
+from __future__ import annotations
+
+import orjson
+from sqlalchemy import Engine, text
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
+
+from modelshelf.api.kubeflow.openapi import document
+from modelshelf.store import migrate
+
+_DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>modelshelf API</title>
+<link rel="stylesheet" href="/docs/static/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/docs/static/swagger-ui-bundle.js"></script>
+<script src="/docs/static/swagger-ui-standalone-preset.js"></script>
+<script src="/docs/init.js"></script>
+</body></html>"""
+
+_DOCS_INIT = """window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui",
+  presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset], layout: "StandaloneLayout"});"""
+
+
+def _json(content: object, status: int = 200) -> Response:
+    return Response(orjson.dumps(content), status, media_type="application/json")
+
+
+def routes(engine: Engine) -> list[BaseRoute]:
+    openapi_bytes = orjson.dumps(document())
+
+    async def healthz(_request: Request) -> Response:
+        return _json({"status": "ok"})
+
+    async def readyz(_request: Request) -> Response:
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            current = migrate.is_current(engine)
+        except Exception as exc:  # the probe must answer, whatever the database does
+            return _json({"status": "unavailable", "database": f"unreachable: {exc.__class__.__name__}"}, 503)
+        if not current:
+            return _json({"status": "unavailable", "database": "migrations are not current"}, 503)
+        return _json({"status": "ok", "database": "ok"})
+
+    async def openapi(_request: Request) -> Response:
+        return Response(openapi_bytes, media_type="application/json")
+
+    async def docs(_request: Request) -> Response:
+        return HTMLResponse(_DOCS_PAGE)
+
+    async def docs_init(_request: Request) -> Response:
+        return Response(_DOCS_INIT, media_type="text/javascript")
+
+    return [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/docs", docs, methods=["GET"]),
+        Route("/docs/init.js", docs_init, methods=["GET"]),
+        Mount("/docs/static", app=StaticFiles(directory=swagger_ui_path), name="swagger-ui"),
+    ]

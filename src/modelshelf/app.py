@@ -1,0 +1,35 @@
+"""The application factory: one ASGI app with every face mounted on one engine."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from sqlalchemy import Engine
+from starlette.applications import Starlette
+
+from modelshelf.api import kubeflow, system
+from modelshelf.api.kubeflow.errors import handle_unexpected
+from modelshelf.settings import Settings
+from modelshelf.store.engine import connect
+
+
+def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
+    """Build the app. The engine is opened here (not at import) and disposed when the app shuts down."""
+    engine = engine or connect(settings.effective_database_url)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            engine.dispose()
+
+    app = Starlette(
+        routes=[*system.routes(engine), *kubeflow.mounts(engine, settings.max_body_bytes)],
+        exception_handlers={Exception: handle_unexpected},
+        lifespan=lifespan,
+    )
+    app.state.engine = engine
+    app.state.settings = settings
+    return app

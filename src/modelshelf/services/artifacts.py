@@ -1,0 +1,122 @@
+"""Artifacts of every type: standalone, linked to model versions, and the nested upsert."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping
+
+from modelshelf.domain.entities import ANY_ARTIFACT, ARTIFACTS, METRIC, MODEL_VERSION, PARAMETER, Entity
+from modelshelf.errors import InvalidArgument, NotFound
+from modelshelf.services import records
+from modelshelf.store import repository
+from modelshelf.store.repository import ListQuery, Page
+
+
+def entity_for(artifact_type: str | None) -> Entity:
+    if artifact_type is None:
+        raise InvalidArgument("artifactType is required")
+    try:
+        return ARTIFACTS[artifact_type]
+    except KeyError:
+        raise InvalidArgument(f"invalid artifact type {artifact_type!r}") from None
+
+
+def create(conn: Connection, entity: Entity, values: Mapping[str, Any]) -> RowMapping:
+    """A standalone artifact, linked to nothing (yet)."""
+    _check_metric(entity, values)
+    return records.create(conn, entity, {**values, "artifact_type": entity.artifact_type})
+
+
+def upsert_into_model_version(
+    conn: Connection, model_version_id: int, entity: Entity, id_: int | None, values: Mapping[str, Any]
+) -> tuple[RowMapping, bool]:
+    """Create or update an artifact and link it to a model version; True when it was created.
+
+    A body with an id updates that artifact (and links it here too: artifacts may belong to several
+    versions). A metric or parameter without an id that is named like one already in this version updates
+    it: these record the latest value of a name.
+    """
+    records.require_parent(conn, MODEL_VERSION, model_version_id)
+    values = {c: v for c, v in values.items() if c != "artifact_type"}
+    if id_ is not None:
+        current = repository.get(conn, ANY_ARTIFACT, id_)
+        if current is None:
+            raise NotFound(f"artifact with id {id_} not found")
+        _check_type(current, entity)
+        row = records.update_row(conn, entity, current, _without_name(values))
+        repository.link_artifact(conn, model_version_id, row)
+        return row, False
+    if entity in (METRIC, PARAMETER) and values.get("name"):
+        current = repository.linked_artifact_by_name(
+            conn, model_version_id, entity.artifact_type or "", values["name"]
+        )
+        if current is not None:
+            return records.update_row(conn, entity, current, _without_name(values)), False
+    _check_metric(entity, values)
+    parent_scoped = {**values}
+    if parent_scoped.get("name"):
+        records.check_name_length(parent_scoped["name"], model_version_id)
+    row = create(conn, entity, parent_scoped)
+    repository.link_artifact(conn, model_version_id, row)
+    return row, True
+
+
+def update(conn: Connection, id_: int, entity: Entity, values: Mapping[str, Any]) -> RowMapping:
+    current = repository.get(conn, ANY_ARTIFACT, id_)
+    if current is None:
+        raise NotFound(f"artifact with id {id_} not found")
+    _check_type(current, entity)
+    return records.update_row(
+        conn, entity, current, {c: v for c, v in values.items() if c != "artifact_type"}
+    )
+
+
+def update_model_artifact(conn: Connection, id_: int, values: Mapping[str, Any]) -> RowMapping:
+    entity = ARTIFACTS["model-artifact"]
+    current = records.must_get(conn, entity, id_)
+    return records.update_row(
+        conn, entity, current, {c: v for c, v in values.items() if c != "artifact_type"}
+    )
+
+
+def find(
+    conn: Connection, entity: Entity, name: str | None, external_id: str | None, model_version_id: int | None
+) -> RowMapping:
+    if external_id is None and (name is None or model_version_id is None):
+        raise InvalidArgument(
+            "invalid parameters call, supply either (name and parentResourceId), or externalId"
+        )
+    return records.find_one(
+        conn, entity, records.find_where(name, external_id), model_version_id=model_version_id
+    )
+
+
+def list_artifacts(
+    conn: Connection, artifact_type: str | None, query: ListQuery, model_version_id: int | None = None
+) -> Page:
+    entity = ANY_ARTIFACT if artifact_type is None else entity_for(artifact_type)
+    if model_version_id is not None:
+        records.require_parent(conn, MODEL_VERSION, model_version_id)
+        query = replace(query, model_version_id=model_version_id)
+    return records.list_page(conn, entity, query)
+
+
+def _check_type(current: RowMapping, entity: Entity) -> None:
+    if current["artifact_type"] != entity.artifact_type:
+        raise InvalidArgument(
+            f"cannot change artifact type from {current['artifact_type']!r} to {entity.artifact_type!r}: "
+            "artifact type is immutable"
+        )
+
+
+def _check_metric(entity: Entity, values: Mapping[str, Any]) -> None:
+    if entity is METRIC and values.get("metric_value") is None:
+        raise InvalidArgument("a metric needs a value")
+
+
+def _without_name(values: Mapping[str, Any]) -> dict[str, Any]:
+    # Names are immutable; an upsert body repeats the name of what it updates.
+    return {c: v for c, v in values.items() if c != "name"}

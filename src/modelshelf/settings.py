@@ -1,0 +1,46 @@
+"""The one typed settings object. Read from `MODELSHELF_*` environment variables (and flags); tests build
+their own `Settings(...)` instead of patching the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+PREFIX = "MODELSHELF_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path(".modelshelf")
+    database_url: str | None = None  # default: SQLite file inside data_dir
+    host: str = "127.0.0.1"
+    port: int = 8080
+    log_level: str = "info"
+    max_body_bytes: int = 4 * 1024 * 1024
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'modelshelf.db').resolve()}"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        base = cls()
+        values: dict[str, object] = {}
+        if v := env.get(PREFIX + "DATA_DIR"):
+            values["data_dir"] = Path(v)
+        if v := env.get(PREFIX + "DATABASE_URL"):
+            values["database_url"] = v
+        if v := env.get(PREFIX + "HOST"):
+            values["host"] = v
+        if v := env.get(PREFIX + "PORT"):
+            values["port"] = int(v)
+        if v := env.get(PREFIX + "LOG_LEVEL"):
+            values["log_level"] = v.lower()
+        if v := env.get(PREFIX + "MAX_BODY_BYTES"):
+            values["max_body_bytes"] = int(v)
+        return replace(base, **values)  # type: ignore[arg-type]

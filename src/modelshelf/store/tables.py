@@ -1,0 +1,188 @@
+"""Table definitions. Migrations (store/migrations) are what create them; this module is what queries use.
+
+One table per entity, with a column per typed field. Custom properties are kept twice, by design: as the
+JSON map the API returns (`custom_properties`, so a read is one row) and as rows of `custom_property`
+(typed columns with indexes, so a filter on a property name and value does not scan).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+NAME_MAX = 255
+# How much of a string property value is indexed; longer values are compared in full after the index.
+STRING_KEY_LENGTH = 200
+
+
+def _common() -> list[Column[object]]:
+    return [
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("name", String(NAME_MAX), nullable=False),
+        Column("description", Text),
+        Column("external_id", String(NAME_MAX), unique=True),
+        Column("custom_properties", Text, nullable=False, server_default="{}"),
+        Column("create_time", BigInteger, nullable=False),
+        Column("last_update_time", BigInteger, nullable=False),
+    ]
+
+
+def _time_indexes(table: str) -> list[Index]:
+    return [
+        Index(f"ix_{table}_create_time", "create_time", "id"),
+        Index(f"ix_{table}_last_update_time", "last_update_time", "id"),
+    ]
+
+
+registered_model = Table(
+    "registered_model",
+    metadata,
+    *_common(),
+    Column("owner", Text),
+    Column("state", String(16), nullable=False),
+    Column("readme", Text),
+    Column("maturity", Text),
+    Column("language", Text),  # JSON array
+    Column("tasks", Text),  # JSON array
+    Column("provider", Text),
+    Column("logo", Text),
+    Column("license", Text),
+    Column("license_link", Text),
+    Column("library_name", Text),
+    UniqueConstraint("name"),
+    *_time_indexes("registered_model"),
+)
+
+model_version = Table(
+    "model_version",
+    metadata,
+    *_common(),
+    Column("registered_model_id", Integer, ForeignKey("registered_model.id"), nullable=False),
+    Column("author", Text),
+    Column("state", String(16), nullable=False),
+    UniqueConstraint("registered_model_id", "name"),
+    *_time_indexes("model_version"),
+)
+
+artifact = Table(
+    "artifact",
+    metadata,
+    *_common(),
+    Column("artifact_type", String(32), nullable=False),
+    Column("uri", Text),
+    Column("state", String(32)),
+    # model-artifact
+    Column("model_format_name", Text),
+    Column("model_format_version", Text),
+    Column("storage_key", Text),
+    Column("storage_path", Text),
+    Column("service_account_name", Text),
+    Column("model_source_kind", Text),
+    Column("model_source_class", Text),
+    Column("model_source_group", Text),
+    Column("model_source_id", Text),
+    Column("model_source_name", Text),
+    # dataset-artifact
+    Column("digest", Text),
+    Column("source_type", Text),
+    Column("source", Text),
+    Column("dataset_schema", Text),
+    Column("profile", Text),
+    # metric
+    Column("metric_value", Float),
+    Column("timestamp", BigInteger),
+    Column("step", BigInteger),
+    # parameter
+    Column("parameter_value", Text),
+    Column("parameter_type", String(16)),
+    Index("ix_artifact_type_name", "artifact_type", "name"),
+    *_time_indexes("artifact"),
+)
+
+# Artifacts are linked to model versions many-to-many; the link carries the artifact's (immutable) type and
+# name so that "one name per type within a version" is a database constraint, not a race.
+model_version_artifact = Table(
+    "model_version_artifact",
+    metadata,
+    Column("model_version_id", Integer, ForeignKey("model_version.id"), primary_key=True),
+    Column("artifact_id", Integer, ForeignKey("artifact.id"), primary_key=True),
+    Column("artifact_type", String(32), nullable=False),
+    Column("name", String(NAME_MAX), nullable=False),
+    UniqueConstraint("model_version_id", "artifact_type", "name"),
+    Index("ix_model_version_artifact_artifact_id", "artifact_id"),
+)
+
+serving_environment = Table(
+    "serving_environment",
+    metadata,
+    *_common(),
+    UniqueConstraint("name"),
+    *_time_indexes("serving_environment"),
+)
+
+inference_service = Table(
+    "inference_service",
+    metadata,
+    *_common(),
+    Column("serving_environment_id", Integer, ForeignKey("serving_environment.id"), nullable=False),
+    Column("registered_model_id", Integer, ForeignKey("registered_model.id"), nullable=False),
+    Column("model_version_id", Integer, ForeignKey("model_version.id")),
+    Column("runtime", Text),
+    Column("desired_state", String(16)),
+    UniqueConstraint("serving_environment_id", "name"),
+    *_time_indexes("inference_service"),
+)
+
+serve_model = Table(
+    "serve_model",
+    metadata,
+    *_common(),
+    Column("inference_service_id", Integer, ForeignKey("inference_service.id"), nullable=False),
+    Column("model_version_id", Integer, ForeignKey("model_version.id"), nullable=False),
+    Column("last_known_state", String(16)),
+    UniqueConstraint("inference_service_id", "name"),
+    *_time_indexes("serve_model"),
+)
+
+custom_property = Table(
+    "custom_property",
+    metadata,
+    Column("entity_table", String(32), primary_key=True),
+    Column("entity_id", Integer, primary_key=True),
+    Column("name", String(NAME_MAX), primary_key=True),
+    Column("string_value", Text),
+    Column("string_key", String(STRING_KEY_LENGTH)),
+    Column("int_value", BigInteger),
+    Column("double_value", Float),
+    Column("bool_value", Boolean),
+    Index("ix_custom_property_string", "entity_table", "name", "string_key"),
+    Index("ix_custom_property_int", "entity_table", "name", "int_value"),
+    Index("ix_custom_property_double", "entity_table", "name", "double_value"),
+    Index("ix_custom_property_bool", "entity_table", "name", "bool_value"),
+)
+
+BY_NAME: dict[str, Table] = {
+    t.name: t
+    for t in (registered_model, model_version, artifact, serving_environment, inference_service, serve_model)
+}
