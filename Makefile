@@ -21,6 +21,7 @@ serve: $(VENV)/.installed-runtime
 	$(VENV)/bin/modelshelf serve
 
 test: $(VENV)/.installed-dev
+	bash scripts/ensure-postgres.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev

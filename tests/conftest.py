@@ -1,31 +1,26 @@
 """Shared fixtures: a migrated database per test on SQLite and on PostgreSQL, and a client for the app.
 
-Migrations run once per backend into a template (a file for SQLite, a template database for PostgreSQL);
-each test gets a fresh copy, so tests are isolated and still fast.
+Migrations run once per backend: into a template file that each SQLite test copies, and into one
+PostgreSQL database that is emptied (with its id sequences reset) before each test.
 """
 
 from __future__ import annotations
 
-import itertools
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
+from sqlalchemy.pool import NullPool
 from starlette.testclient import TestClient
 
 from modelshelf.app import create_app
 from modelshelf.settings import Settings
-from modelshelf.store import migrate
+from modelshelf.store import migrate, tables
 from modelshelf.store.engine import connect
 
-if TYPE_CHECKING:
-    from tests.fixtures.postgres import PostgresServer
-
-BACKENDS = ["sqlite"]  # PostgreSQL joins once its fixture lands
-_counter = itertools.count()
+BACKENDS = ["sqlite", "postgres"]
 
 
 @pytest.fixture(scope="session")
@@ -38,17 +33,26 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
+def postgres_url() -> Iterator[str]:
+    """One migrated PostgreSQL database for the session; tests empty it between them (see database_url)."""
     from tests.fixtures import postgres
 
     if not postgres.available():
         pytest.fail("PostgreSQL binaries are missing: run scripts/ensure-postgres.sh (make test does)")
     with postgres.PostgresServer() as server:
-        server.create_database("modelshelf_template")
-        engine = connect(server.url("modelshelf_template"))
+        url = server.create_database("modelshelf_test")
+        engine = connect(url)
         migrate.upgrade(engine)
         engine.dispose()
-        yield server
+        yield url
+
+
+def _empty_postgres(url: str) -> None:
+    engine = connect(url, poolclass=NullPool)
+    names = ", ".join(t.name for t in tables.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
 
 
 @pytest.fixture(params=BACKENDS)
@@ -65,11 +69,9 @@ def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
         yield f"sqlite:///{path}"
         return
-    server: PostgresServer = request.getfixturevalue("postgres_server")
-    name = f"test_{next(_counter)}"
-    url = server.create_database(name, template="modelshelf_template")
+    url = request.getfixturevalue("postgres_url")
+    _empty_postgres(url)
     yield url
-    server.drop_database(name)
 
 
 @pytest.fixture
