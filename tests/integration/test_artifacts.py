@@ -186,3 +186,19 @@ def test_artifact_type_filter_on_lists(client: TestClient, version_id: str) -> N
         assert [a["artifactType"] for a in items] == [kind]
         nested = ok(client.get(f"{V1}/model_versions/{version_id}/artifacts", params={"artifactType": kind}))
         assert [a["name"] for a in nested["items"]] == [body["name"]]
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"timestamp": "99999999999999999999"},
+        {"timestamp": "9223372036854775808"},
+        {"step": "9223372036854775808"},
+        {"step": 2**64},
+        {"externalId": "e" * 256},
+    ],
+)
+def test_values_beyond_their_columns_are_400(client: TestClient, version_id: str, fields: dict) -> None:
+    body = {"artifactType": "metric", "name": "m", "value": 1.0, **fields}
+    error(client.post(f"{V1}/model_versions/{version_id}/artifacts", json=body), 400)
+    assert ok(client.get(f"{V1}/artifacts"))["size"] == 0

@@ -58,6 +58,9 @@ class Entity:
         return frozenset(f.api for f in self.fields if f.update)
 
 
+# Names and external ids are stored in indexed columns of this many characters.
+NAME_MAX = 255
+
 REGISTERED_MODEL_STATES = ("LIVE", "ARCHIVED")
 ARTIFACT_STATES = ("UNKNOWN", "PENDING", "LIVE", "MARKED_FOR_DELETION", "DELETED", "ABANDONED", "REFERENCE")
 EXECUTION_STATES = ("UNKNOWN", "NEW", "RUNNING", "COMPLETE", "FAILED", "CACHED", "CANCELED")

@@ -11,12 +11,11 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping
 
-from modelshelf.domain.entities import Entity, Kind
+from modelshelf.domain.entities import NAME_MAX, Entity, Kind
 from modelshelf.errors import Conflict, InvalidArgument, MissingField, NotFound
 from modelshelf.services.clock import clock
 from modelshelf.store import repository
 from modelshelf.store.repository import ListQuery, Page, dumps
-from modelshelf.store.tables import NAME_MAX
 
 
 def encode(entity: Entity, values: Mapping[str, Any]) -> dict[str, Any]:

@@ -22,6 +22,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from modelshelf.domain.entities import NAME_MAX
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -31,7 +33,6 @@ metadata = MetaData(
     }
 )
 
-NAME_MAX = 255
 # How much of a string property value is indexed; longer values are compared in full after the index.
 STRING_KEY_LENGTH = 200
 

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 from sqlalchemy import RowMapping
 
-from modelshelf.domain.entities import Entity, Kind
+from modelshelf.domain.entities import NAME_MAX, Entity, Kind
 from modelshelf.errors import InvalidArgument
 
 INT32_MAX = 2**31 - 1
@@ -23,6 +23,7 @@ _EPOCH = re.compile(r"-?[0-9]{1,19}")
 _INT_VALUE = re.compile(r"-?(?:[1-9][0-9]{0,8}|0)")
 MAX_STRING = 1 << 20
 MAX_PROPERTIES = 1000
+_SHORT_STRINGS = frozenset({"externalId"})  # stored in indexed columns of NAME_MAX characters
 
 
 def parse_id(text: str, what: str = "id") -> int:
@@ -37,13 +38,13 @@ def _show(value: object) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _string(api: str, value: object) -> str:
+def _string(api: str, value: object, limit: int = MAX_STRING) -> str:
     if not isinstance(value, str):
         raise InvalidArgument(f"json: cannot unmarshal {_json_type(value)} into field {api} of type string")
     if "\x00" in value:
         raise InvalidArgument(f"field {api} contains a NUL character")
-    if len(value) > MAX_STRING:
-        raise InvalidArgument(f"field {api} is longer than {MAX_STRING} characters")
+    if len(value) > limit:
+        raise InvalidArgument(f"field {api} is longer than {limit} characters")
     return value
 
 
@@ -63,11 +64,11 @@ def _json_type(value: object) -> str:
 
 def _decode_value(api: str, kind: Kind, values: tuple[str, ...], value: object) -> object:
     if kind is Kind.STR:
-        return _string(api, value)
+        return _string(api, value, NAME_MAX if api in _SHORT_STRINGS else MAX_STRING)
     if kind is Kind.ID:
         return parse_id(value, api) if isinstance(value, str) else _fail_type(api, value, "string")
     if kind is Kind.EPOCH:
-        if isinstance(value, str) and _EPOCH.fullmatch(value):
+        if isinstance(value, str) and _EPOCH.fullmatch(value) and _fits_int64(int(value)):
             return int(value)
         raise InvalidArgument(f"field {api} must be a string of epoch milliseconds, got {_show(value)}")
     if kind is Kind.ENUM:
@@ -85,14 +86,18 @@ def _decode_value(api: str, kind: Kind, values: tuple[str, ...], value: object) 
             return float(value)
         return _fail_type(api, value, "number")
     if kind is Kind.INT64:
-        if isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63:
+        if isinstance(value, int) and not isinstance(value, bool) and _fits_int64(value):
             return value
-        if isinstance(value, str) and _EPOCH.fullmatch(value):
+        if isinstance(value, str) and _EPOCH.fullmatch(value) and _fits_int64(int(value)):
             return int(value)
         raise InvalidArgument(f"field {api} must be a 64-bit integer, got {_show(value)}")
     if kind is Kind.PROPS:
         return decode_properties(value)
     raise AssertionError(kind)  # pragma: no cover
+
+
+def _fits_int64(value: int) -> bool:
+    return -(2**63) <= value < 2**63
 
 
 def _fail_type(api: str, value: object, expected: str) -> Any:
