@@ -1,0 +1,1 @@
+"""Load harness for modelshelf: `python -m benchmarks.run --help` (see benchmarks/README.md)."""
