@@ -12,24 +12,27 @@ from modelshelf.api import kubeflow, system
 from modelshelf.api.kubeflow.errors import handle_unexpected
 from modelshelf.settings import Settings
 from modelshelf.store.engine import connect
+from modelshelf.store.session import Database
 
 
 def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
     """Build the app. The engine is opened here (not at import) and disposed when the app shuts down."""
     engine = engine or connect(settings.effective_database_url)
+    database = Database(engine)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         try:
             yield
         finally:
-            engine.dispose()
+            database.dispose()
 
     app = Starlette(
-        routes=[*system.routes(engine), *kubeflow.mounts(engine, settings.max_body_bytes)],
+        routes=[*kubeflow.mounts(database, settings.max_body_bytes), *system.routes(engine)],
         exception_handlers={Exception: handle_unexpected},
         lifespan=lifespan,
     )
     app.state.engine = engine
+    app.state.database = database
     app.state.settings = settings
     return app

@@ -6,13 +6,12 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping
-
 from modelshelf.domain.entities import ANY_ARTIFACT, ARTIFACTS, METRIC, MODEL_VERSION, PARAMETER, Entity
 from modelshelf.errors import InvalidArgument, NotFound
 from modelshelf.services import records
 from modelshelf.store import repository
-from modelshelf.store.repository import ListQuery, Page
+from modelshelf.store.repository import ListQuery, Page, Row
+from modelshelf.store.session import Session
 
 
 def entity_for(artifact_type: str | None) -> Entity:
@@ -24,15 +23,15 @@ def entity_for(artifact_type: str | None) -> Entity:
         raise InvalidArgument(f"invalid artifact type {artifact_type!r}") from None
 
 
-def create(conn: Connection, entity: Entity, values: Mapping[str, Any]) -> RowMapping:
+def create(conn: Session, entity: Entity, values: Mapping[str, Any]) -> Row:
     """A standalone artifact, linked to nothing (yet)."""
     _check_metric(entity, values)
     return records.create(conn, entity, {**values, "artifact_type": entity.artifact_type})
 
 
 def upsert_into_model_version(
-    conn: Connection, model_version_id: int, entity: Entity, id_: int | None, values: Mapping[str, Any]
-) -> tuple[RowMapping, bool]:
+    conn: Session, model_version_id: int, entity: Entity, id_: int | None, values: Mapping[str, Any]
+) -> tuple[Row, bool]:
     """Create or update an artifact and link it to a model version; True when it was created.
 
     A body with an id updates that artifact (and links it here too: artifacts may belong to several
@@ -60,11 +59,11 @@ def upsert_into_model_version(
     if parent_scoped.get("name"):
         records.check_name_length(parent_scoped["name"], model_version_id)
     row = create(conn, entity, parent_scoped)
-    repository.link_artifact(conn, model_version_id, row)
+    repository.link_artifact(conn, model_version_id, row, new=True)
     return row, True
 
 
-def update(conn: Connection, id_: int, entity: Entity, values: Mapping[str, Any]) -> RowMapping:
+def update(conn: Session, id_: int, entity: Entity, values: Mapping[str, Any]) -> Row:
     current = repository.get(conn, ANY_ARTIFACT, id_)
     if current is None:
         raise NotFound(f"artifact with id {id_} not found")
@@ -74,7 +73,7 @@ def update(conn: Connection, id_: int, entity: Entity, values: Mapping[str, Any]
     )
 
 
-def update_model_artifact(conn: Connection, id_: int, values: Mapping[str, Any]) -> RowMapping:
+def update_model_artifact(conn: Session, id_: int, values: Mapping[str, Any]) -> Row:
     entity = ARTIFACTS["model-artifact"]
     current = records.must_get(conn, entity, id_)
     return records.update_row(
@@ -83,8 +82,8 @@ def update_model_artifact(conn: Connection, id_: int, values: Mapping[str, Any])
 
 
 def find(
-    conn: Connection, entity: Entity, name: str | None, external_id: str | None, model_version_id: int | None
-) -> RowMapping:
+    conn: Session, entity: Entity, name: str | None, external_id: str | None, model_version_id: int | None
+) -> Row:
     if external_id is None and (name is None or model_version_id is None):
         raise InvalidArgument(
             "invalid parameters call, supply either (name and parentResourceId), or externalId"
@@ -95,7 +94,7 @@ def find(
 
 
 def list_artifacts(
-    conn: Connection, artifact_type: str | None, query: ListQuery, model_version_id: int | None = None
+    conn: Session, artifact_type: str | None, query: ListQuery, model_version_id: int | None = None
 ) -> Page:
     entity = ANY_ARTIFACT if artifact_type is None else entity_for(artifact_type)
     if model_version_id is not None:
@@ -104,7 +103,7 @@ def list_artifacts(
     return records.list_page(conn, entity, query)
 
 
-def _check_type(current: RowMapping, entity: Entity) -> None:
+def _check_type(current: Row, entity: Entity) -> None:
     if current["artifact_type"] != entity.artifact_type:
         raise InvalidArgument(
             f"cannot change artifact type from {current['artifact_type']!r} to {entity.artifact_type!r}: "

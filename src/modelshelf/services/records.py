@@ -6,16 +6,16 @@ Values come in and go out keyed by column name, already checked for type by the 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
-
-from sqlalchemy import Connection, RowMapping
 
 from modelshelf.domain.entities import NAME_MAX, Entity, Kind
 from modelshelf.errors import Conflict, InvalidArgument, MissingField, NotFound
 from modelshelf.services.clock import clock
 from modelshelf.store import repository
-from modelshelf.store.repository import ListQuery, Page, dumps
+from modelshelf.store.repository import ListQuery, Page, Row, dumps
+from modelshelf.store.session import Session
 
 
 def encode(entity: Entity, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -27,68 +27,76 @@ def encode(entity: Entity, values: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def create(conn: Connection, entity: Entity, values: Mapping[str, Any]) -> RowMapping:
+def create(conn: Session, entity: Entity, values: Mapping[str, Any]) -> Row:
     row = {**entity.defaults, **{c: v for c, v in values.items() if v is not None}}
     name = row.get("name")
     if not name:
         if entity.name_required:
             raise MissingField("required field 'name' is zero value.")
         row["name"] = name = str(uuid.uuid4())
-    parent = row.get(entity.parent) if entity.parent else None
-    check_name_length(name, parent)
-    check_unique_name(conn, entity, name, {entity.parent: parent} if entity.parent else {})
-    if row.get("external_id") is not None:
-        check_unique_external_id(conn, entity, row["external_id"])
+    scope = {entity.parent: row.get(entity.parent)} if entity.parent else {}
+    check_name_length(name, row.get(entity.parent) if entity.parent else None)
     properties = row.get("custom_properties") or {}
     row["custom_properties"] = properties
     row["create_time"] = row["last_update_time"] = clock.now()
-    new_id = repository.insert_row(conn, repository.table_of(entity), encode(entity, row))
-    repository.replace_properties(conn, entity.table, new_id, properties)
-    return must_get(conn, entity, new_id)
+    with _as_conflict(entity, row, scope):
+        stored = repository.insert_row(conn, repository.table_of(entity), encode(entity, row))
+    repository.replace_properties(conn, entity.table, stored["id"], properties, new=True)
+    return stored
 
 
-def update(conn: Connection, entity: Entity, id_: int, values: Mapping[str, Any]) -> RowMapping:
+def update(conn: Session, entity: Entity, id_: int, values: Mapping[str, Any]) -> Row:
     """Merge `values` field by field onto the stored row; absent fields keep their value.
 
     `customProperties`, when sent, replaces the whole map. The update time moves forward even when
     nothing else changed (the UI "touches" entities that way).
     """
-    current = must_get(conn, entity, id_)
-    return update_row(conn, entity, current, values)
+    return update_row(conn, entity, must_get(conn, entity, id_), values)
 
 
-def update_row(
-    conn: Connection, entity: Entity, current: RowMapping, values: Mapping[str, Any]
-) -> RowMapping:
+def update_row(conn: Session, entity: Entity, current: Row, values: Mapping[str, Any]) -> Row:
     changes = {c: v for c, v in values.items() if v is not None}
-    external_id = changes.get("external_id")
-    if external_id is not None and external_id != current["external_id"]:
-        check_unique_external_id(conn, entity, external_id)
     changes["last_update_time"] = clock.after(current["last_update_time"])
-    repository.update_row(conn, repository.table_of(entity), current["id"], encode(entity, changes))
+    with _as_conflict(entity, changes, {}):
+        stored = repository.update_row(
+            conn, repository.table_of(entity), current["id"], encode(entity, changes)
+        )
     if "custom_properties" in changes:
         repository.replace_properties(conn, entity.table, current["id"], changes["custom_properties"])
-    return must_get(conn, entity, current["id"])
+    return stored
 
 
-def get(conn: Connection, entity: Entity, id_: int) -> RowMapping | None:
+@contextmanager
+def _as_conflict(entity: Entity, values: Mapping[str, Any], scope: Mapping[str, Any]) -> Iterator[None]:
+    try:
+        yield
+    except repository.UniqueViolation as exc:
+        if exc.column == "external_id":
+            raise Conflict(
+                f"{entity.name} with externalId {values.get('external_id')!r} already exists"
+            ) from exc
+        where = "".join(f" in {k.removesuffix('_id').replace('_', ' ')} {v}" for k, v in scope.items())
+        raise Conflict(f"{entity.name} with name {values.get('name')!r} already exists{where}") from exc
+
+
+def get(conn: Session, entity: Entity, id_: int) -> Row | None:
     return repository.get(conn, entity, id_)
 
 
-def must_get(conn: Connection, entity: Entity, id_: int) -> RowMapping:
+def must_get(conn: Session, entity: Entity, id_: int) -> Row:
     row = repository.get(conn, entity, id_)
     if row is None:
         raise NotFound(f"{entity.name} with id {id_} not found")
     return row
 
 
-def require_parent(conn: Connection, parent: Entity, id_: int) -> RowMapping:
+def require_parent(conn: Session, parent: Entity, id_: int) -> Row:
     return must_get(conn, parent, id_)
 
 
 def find_one(
-    conn: Connection, entity: Entity, where: Mapping[str, Any], *, model_version_id: int | None = None
-) -> RowMapping:
+    conn: Session, entity: Entity, where: Mapping[str, Any], *, model_version_id: int | None = None
+) -> Row:
     rows = repository.find(conn, entity, where, model_version_id=model_version_id)
     described = ", ".join(f"{k}={v}" for k, v in where.items())
     if model_version_id is not None:
@@ -109,9 +117,7 @@ def find_where(name: str | None, external_id: str | None) -> dict[str, Any]:
     return where
 
 
-def list_page(
-    conn: Connection, entity: Entity, query: ListQuery, filter_entity: Entity | None = None
-) -> Page:
+def list_page(conn: Session, entity: Entity, query: ListQuery, filter_entity: Entity | None = None) -> Page:
     return repository.list_page(conn, entity, query, filter_entity=filter_entity)
 
 
@@ -120,22 +126,3 @@ def check_name_length(name: str, parent: Any) -> None:
     limit = NAME_MAX - (len(str(parent)) + 1 if parent is not None else 0)
     if len(name) > limit:
         raise InvalidArgument(f"name is {len(name)} characters long; at most {limit} are allowed here")
-
-
-def check_unique_name(conn: Connection, entity: Entity, name: str, scope: Mapping[str, Any]) -> None:
-    if entity.table == "artifact":
-        return  # artifact names are unique per model version and type: see repository.link_artifact
-    if repository.find(conn, entity, {"name": name, **scope}):
-        where = (
-            ""
-            if not scope
-            else f" in {' '.join(k.removesuffix('_id').replace('_', ' ') for k in scope)} "
-            + (", ".join(str(v) for v in scope.values()))
-        )
-        raise Conflict(f"{entity.name} with name {name!r} already exists{where}")
-
-
-def check_unique_external_id(conn: Connection, entity: Entity, external_id: str) -> None:
-    table = repository.table_of(entity)
-    if repository.find_in_table(conn, table, {"external_id": external_id}):
-        raise Conflict(f"{entity.name} with externalId {external_id!r} already exists")

@@ -6,8 +6,6 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping
-
 from modelshelf.domain.entities import (
     INFERENCE_SERVICE,
     MODEL_VERSION,
@@ -18,10 +16,11 @@ from modelshelf.domain.entities import (
 from modelshelf.errors import InvalidArgument, MissingField, NotFound
 from modelshelf.services import records
 from modelshelf.store import repository, tables
-from modelshelf.store.repository import ListQuery, Page
+from modelshelf.store.repository import ListQuery, Page, Row
+from modelshelf.store.session import Session
 
 
-def create_inference_service(conn: Connection, values: Mapping[str, Any]) -> RowMapping:
+def create_inference_service(conn: Session, values: Mapping[str, Any]) -> Row:
     for column, api in (
         ("serving_environment_id", "servingEnvironmentId"),
         ("registered_model_id", "registeredModelId"),
@@ -34,13 +33,13 @@ def create_inference_service(conn: Connection, values: Mapping[str, Any]) -> Row
     return records.create(conn, INFERENCE_SERVICE, values)
 
 
-def update_inference_service(conn: Connection, id_: int, values: Mapping[str, Any]) -> RowMapping:
+def update_inference_service(conn: Session, id_: int, values: Mapping[str, Any]) -> Row:
     current = records.must_get(conn, INFERENCE_SERVICE, id_)
     _check_version_of_model(conn, values.get("model_version_id"), current["registered_model_id"])
     return records.update_row(conn, INFERENCE_SERVICE, current, values)
 
 
-def _check_version_of_model(conn: Connection, version_id: int | None, model_id: int) -> None:
+def _check_version_of_model(conn: Session, version_id: int | None, model_id: int) -> None:
     if version_id is None:
         return
     version = records.must_get(conn, MODEL_VERSION, version_id)
@@ -48,12 +47,12 @@ def _check_version_of_model(conn: Connection, version_id: int | None, model_id: 
         raise InvalidArgument(f"model version {version_id} does not belong to registered model {model_id}")
 
 
-def inference_service_model(conn: Connection, id_: int) -> RowMapping:
+def inference_service_model(conn: Session, id_: int) -> Row:
     service = records.must_get(conn, INFERENCE_SERVICE, id_)
     return records.must_get(conn, REGISTERED_MODEL, service["registered_model_id"])
 
 
-def inference_service_version(conn: Connection, id_: int) -> RowMapping:
+def inference_service_version(conn: Session, id_: int) -> Row:
     """The version the service pins, else the newest version of its model."""
     service = records.must_get(conn, INFERENCE_SERVICE, id_)
     if service["model_version_id"] is not None:
@@ -67,8 +66,8 @@ def inference_service_version(conn: Connection, id_: int) -> RowMapping:
 
 
 def find_inference_service(
-    conn: Connection, name: str | None, external_id: str | None, environment_id: int | None
-) -> RowMapping:
+    conn: Session, name: str | None, external_id: str | None, environment_id: int | None
+) -> Row:
     if external_id is None and (name is None or environment_id is None):
         raise InvalidArgument(
             "invalid parameters call, supply either (name and parentResourceId), or externalId"
@@ -79,14 +78,14 @@ def find_inference_service(
     return records.find_one(conn, INFERENCE_SERVICE, where)
 
 
-def list_inference_services(conn: Connection, environment_id: int | None, query: ListQuery) -> Page:
+def list_inference_services(conn: Session, environment_id: int | None, query: ListQuery) -> Page:
     if environment_id is not None:
         records.require_parent(conn, SERVING_ENVIRONMENT, environment_id)
         query = replace(query, where={**query.where, "serving_environment_id": environment_id})
     return records.list_page(conn, INFERENCE_SERVICE, query)
 
 
-def create_serve(conn: Connection, service_id: int, values: Mapping[str, Any]) -> RowMapping:
+def create_serve(conn: Session, service_id: int, values: Mapping[str, Any]) -> Row:
     records.require_parent(conn, INFERENCE_SERVICE, service_id)
     if values.get("model_version_id") is None:
         raise MissingField("required field 'modelVersionId' is zero value.")
@@ -94,7 +93,7 @@ def create_serve(conn: Connection, service_id: int, values: Mapping[str, Any]) -
     return records.create(conn, SERVE_MODEL, {**values, "inference_service_id": service_id})
 
 
-def list_serves(conn: Connection, service_id: int, query: ListQuery) -> Page:
+def list_serves(conn: Session, service_id: int, query: ListQuery) -> Page:
     records.require_parent(conn, INFERENCE_SERVICE, service_id)
     return records.list_page(
         conn, SERVE_MODEL, replace(query, where={**query.where, "inference_service_id": service_id})

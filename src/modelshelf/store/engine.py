@@ -23,7 +23,8 @@ def connect(url: str, **kwargs: Any) -> Engine:
         return engine
     if parsed.drivername in ("postgresql", "postgres"):
         url = str(parsed.set(drivername="postgresql+psycopg"))
-    kwargs.setdefault("pool_pre_ping", True)
+    # No pool_pre_ping: it costs a round trip per request. A dropped connection fails one request with a
+    # 503 and SQLAlchemy invalidates the pool, so the next request reconnects.
     return create_engine(url, **kwargs)
 
 

@@ -4,23 +4,38 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Connection, RowMapping, Table, and_, delete, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from modelshelf.domain.entities import Entity
-from modelshelf.errors import Conflict, InvalidArgument
+from modelshelf.errors import Conflict, InvalidArgument, Unavailable
 from modelshelf.store import tables
 from modelshelf.store.filterquery import compile_filter
+from modelshelf.store.session import Session
 from modelshelf.store.tables import STRING_KEY_LENGTH, custom_property, model_version_artifact
 
 ORDER_COLUMNS = {"ID": "id", "CREATE_TIME": "create_time", "LAST_UPDATE_TIME": "last_update_time"}
 MAX_TOKEN_LENGTH = 1024
 INT32_MAX = 2**31 - 1
+
+Row = dict[str, Any]
 
 
 def table_of(entity: Entity) -> Table:
@@ -34,59 +49,122 @@ def _scope(entity: Entity, table: Table) -> list[ColumnElement[bool]]:
     return []
 
 
-def get(conn: Connection, entity: Entity | Table, id_: int) -> RowMapping | None:
+# --- hot reads ---------------------------------------------------------------------------------------
+
+# Per (dialect, query shape): SQL text, the order of positional parameters, and default parameter values.
+_COMPILED: dict[tuple[str, Hashable], tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
+
+
+def _fetch(
+    conn: Session, key: Hashable, build: Callable[[], Select[Any]], params: Mapping[str, Any]
+) -> list[Row]:
+    """Run a SELECT of a fixed shape on the driver connection, compiled once per dialect.
+
+    Gets by id and finds by name are the hottest requests. Building the statement, computing its cache key
+    and setting up SQLAlchemy's result machinery cost several times the query itself on SQLite, and going
+    through the driver also spares a read-only request a pool checkout and a BEGIN/ROLLBACK pair.
+    """
+    dialect = conn.dialect
+    compiled = _COMPILED.get((dialect.name, key))
+    if compiled is None:
+        statement = build().compile(dialect=dialect)
+        order = tuple(statement.positiontup or ()) if statement.positional else None
+        compiled = _COMPILED[(dialect.name, key)] = (str(statement), order, dict(statement.params))
+    sql, order, defaults = compiled
+    values = {**defaults, **params} if defaults else params
+    args: Any = values if order is None else tuple([values[name] for name in order])
+    cursor = conn.cursor()
+    try:
+        cursor.execute(sql, args)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    except dialect.loaded_dbapi.OperationalError as exc:
+        raise Unavailable("the database is unavailable, try again later") from exc
+    finally:
+        cursor.close()
+
+
+def get(conn: Session, entity: Entity | Table, id_: int) -> Row | None:
     """Fetch one row by id; an `Entity` restricts artifacts to its type, a `Table` takes any row."""
-    if isinstance(entity, Table):
-        table, scope = entity, []
-    else:
-        table = table_of(entity)
-        scope = _scope(entity, table)
-    return conn.execute(select(table).where(table.c.id == id_, *scope)).mappings().first()
+    table = entity if isinstance(entity, Table) else table_of(entity)
+    scope = [] if isinstance(entity, Table) else _scope(entity, table)
+    artifact_type = entity.artifact_type if isinstance(entity, Entity) else None
+    rows = _fetch(
+        conn,
+        ("get", table.name, artifact_type),
+        lambda: select(table).where(table.c.id == bindparam("id"), *scope),
+        {"id": id_},
+    )
+    return rows[0] if rows else None
 
 
-def exists(conn: Connection, table: Table, id_: int) -> bool:
-    return conn.execute(select(table.c.id).where(table.c.id == id_)).first() is not None
+def find(
+    conn: Session, entity: Entity, where: Mapping[str, Any], model_version_id: int | None = None
+) -> list[Row]:
+    """Rows whose columns equal `where` exactly (at most two: the caller only needs "one" or "several")."""
+    table = table_of(entity)
+    columns = tuple(sorted(where))
+    linked = model_version_id is not None
+
+    def build() -> Select[Any]:
+        query = select(table).where(*_scope(entity, table), *(table.c[c] == bindparam(c) for c in columns))
+        if linked:
+            query = query.where(table.c.id.in_(_linked_artifacts(bindparam("model_version_id"))))
+        return query.limit(2)
+
+    params = {**where, "model_version_id": model_version_id} if linked else where
+    return _fetch(conn, ("find", table.name, entity.artifact_type, columns, linked), build, params)
 
 
-def insert_row(conn: Connection, table: Table, values: Mapping[str, Any]) -> int:
-    with _conflicts_as_errors(table):
-        result = conn.execute(insert(table).values(**values).returning(table.c.id))
-    new_id = int(result.scalar_one())
-    if new_id > INT32_MAX:
+# --- writes ------------------------------------------------------------------------------------------
+
+
+class UniqueViolation(Exception):
+    """A unique constraint refused a write; `column` says which one (`name` or `external_id`)."""
+
+    def __init__(self, column: str) -> None:
+        super().__init__(column)
+        self.column = column
+
+
+@contextmanager
+def _unique_violations() -> Iterator[None]:
+    """Unique constraints are the uniqueness check (no SELECT first, and no race); say what they refused."""
+    try:
+        yield
+    except IntegrityError as exc:
+        raise UniqueViolation("external_id" if "external_id" in str(exc.orig) else "name") from exc
+
+
+def insert_row(conn: Session, table: Table, values: Mapping[str, Any]) -> Row:
+    """Insert and return the stored row (RETURNING: no second query)."""
+    with _unique_violations():
+        row = dict(conn.sql.execute(insert(table).values(**values).returning(*table.c)).mappings().one())
+    if row["id"] > INT32_MAX:
         # Ids are int32 on the wire; refuse rather than hand out an id no client can send back.
         raise InvalidArgument(f"{table.name} id space exhausted")
-    return new_id
+    return row
 
 
-def update_row(conn: Connection, table: Table, id_: int, values: Mapping[str, Any]) -> None:
-    with _conflicts_as_errors(table):
-        conn.execute(update(table).where(table.c.id == id_).values(**values))
+def update_row(conn: Session, table: Table, id_: int, values: Mapping[str, Any]) -> Row:
+    with _unique_violations():
+        statement = update(table).where(table.c.id == id_).values(**values).returning(*table.c)
+        return dict(conn.sql.execute(statement).mappings().one())
 
 
-class _conflicts_as_errors:
-    """Turn a unique-constraint violation that slipped past the explicit checks (a race) into a 409."""
-
-    def __init__(self, table: Table) -> None:
-        self.table = table
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
-        if isinstance(exc, IntegrityError):
-            raise Conflict(f"{self.table.name.replace('_', ' ')} conflicts with an existing one") from exc
-
-
-def replace_properties(conn: Connection, table: str, id_: int, properties: Mapping[str, Any]) -> None:
+def replace_properties(
+    conn: Session, table: str, id_: int, properties: Mapping[str, Any], *, new: bool = False
+) -> None:
     """Rewrite the filter index of one entity's custom properties (the wire map itself lives on the row)."""
-    conn.execute(
-        delete(custom_property).where(
-            custom_property.c.entity_table == table, custom_property.c.entity_id == id_
+    if not new:
+        conn.sql.execute(
+            delete(custom_property).where(
+                custom_property.c.entity_table == table, custom_property.c.entity_id == id_
+            )
         )
-    )
     rows = [_property_row(table, id_, name, value) for name, value in properties.items()]
     if rows:
-        conn.execute(insert(custom_property), rows)
+        conn.sql.execute(insert(custom_property), rows)
 
 
 def _property_row(table: str, id_: int, name: str, value: Mapping[str, Any]) -> dict[str, Any]:
@@ -113,51 +191,21 @@ def _property_row(table: str, id_: int, name: str, value: Mapping[str, Any]) -> 
     return row
 
 
-def find(
-    conn: Connection, entity: Entity, where: Mapping[str, Any], model_version_id: int | None = None
-) -> list[RowMapping]:
-    """Rows whose columns equal `where` exactly (at most two: the caller only needs "one" or "several")."""
-    table = table_of(entity)
-    query = select(table).where(*_scope(entity, table), *(table.c[c] == v for c, v in where.items()))
-    if model_version_id is not None:
-        query = query.where(table.c.id.in_(_linked_artifacts(model_version_id)))
-    return list(conn.execute(query.limit(2)).mappings())
+# --- artifacts in model versions ---------------------------------------------------------------------
 
 
-def find_in_table(conn: Connection, table: Table, where: Mapping[str, Any]) -> list[RowMapping]:
-    query = select(table).where(*(table.c[c] == v for c, v in where.items())).limit(2)
-    return list(conn.execute(query).mappings())
-
-
-def _linked_artifacts(model_version_id: int) -> Any:
+def _linked_artifacts(model_version_id: Any) -> Any:
     return select(model_version_artifact.c.artifact_id).where(
         model_version_artifact.c.model_version_id == model_version_id
     )
 
 
-def link_artifact(conn: Connection, model_version_id: int, artifact: RowMapping) -> None:
-    linked = conn.execute(
-        select(model_version_artifact.c.artifact_id).where(
-            model_version_artifact.c.model_version_id == model_version_id,
-            model_version_artifact.c.artifact_id == artifact["id"],
-        )
-    ).first()
-    if linked is not None:
+def link_artifact(conn: Session, model_version_id: int, artifact: Row, *, new: bool = False) -> None:
+    """Link an artifact to a version, where its name must be free among the artifacts of its type."""
+    if not new and _is_linked(conn, model_version_id, artifact["id"]):
         return
-    clash = conn.execute(
-        select(model_version_artifact.c.artifact_id).where(
-            model_version_artifact.c.model_version_id == model_version_id,
-            model_version_artifact.c.artifact_type == artifact["artifact_type"],
-            model_version_artifact.c.name == artifact["name"],
-        )
-    ).first()
-    if clash is not None:
-        raise Conflict(
-            f"{artifact['artifact_type']} with name {artifact['name']!r} already exists "
-            f"in model version {model_version_id}"
-        )
-    with _conflicts_as_errors(model_version_artifact):
-        conn.execute(
+    try:
+        conn.sql.execute(
             insert(model_version_artifact).values(
                 model_version_id=model_version_id,
                 artifact_id=artifact["id"],
@@ -165,11 +213,24 @@ def link_artifact(conn: Connection, model_version_id: int, artifact: RowMapping)
                 name=artifact["name"],
             )
         )
+    except IntegrityError as exc:
+        raise Conflict(
+            f"{artifact['artifact_type']} with name {artifact['name']!r} already exists "
+            f"in model version {model_version_id}"
+        ) from exc
+
+
+def _is_linked(conn: Session, model_version_id: int, artifact_id: int) -> bool:
+    query = select(model_version_artifact.c.artifact_id).where(
+        model_version_artifact.c.model_version_id == model_version_id,
+        model_version_artifact.c.artifact_id == artifact_id,
+    )
+    return conn.sql.execute(query).first() is not None
 
 
 def linked_artifact_by_name(
-    conn: Connection, model_version_id: int, artifact_type: str, name: str
-) -> RowMapping | None:
+    conn: Session, model_version_id: int, artifact_type: str, name: str
+) -> Row | None:
     table = tables.artifact
     query = select(table).join(model_version_artifact, model_version_artifact.c.artifact_id == table.c.id)
     query = query.where(
@@ -177,16 +238,18 @@ def linked_artifact_by_name(
         model_version_artifact.c.artifact_type == artifact_type,
         model_version_artifact.c.name == name,
     )
-    return conn.execute(query).mappings().first()
+    row = conn.sql.execute(query).mappings().first()
+    return None if row is None else dict(row)
 
 
-def latest(conn: Connection, table: Table, **where: Any) -> RowMapping | None:
+def latest(conn: Session, table: Table, **where: Any) -> Row | None:
     query = select(table).where(*(table.c[c] == v for c, v in where.items()))
-    return (
-        conn.execute(query.order_by(table.c.create_time.desc(), table.c.id.desc()).limit(1))
+    row = (
+        conn.sql.execute(query.order_by(table.c.create_time.desc(), table.c.id.desc()).limit(1))
         .mappings()
         .first()
     )
+    return None if row is None else dict(row)
 
 
 # --- listing -----------------------------------------------------------------------------------------
@@ -205,12 +268,12 @@ class ListQuery:
 
 @dataclass(frozen=True)
 class Page:
-    rows: Sequence[RowMapping]
+    rows: Sequence[Row]
     next_page_token: str
 
 
 def list_page(
-    conn: Connection, entity: Entity, query: ListQuery, *, filter_entity: Entity | None = None
+    conn: Session, entity: Entity, query: ListQuery, *, filter_entity: Entity | None = None
 ) -> Page:
     """One page in the order asked, continuing after the row named by the token.
 
@@ -240,7 +303,7 @@ def list_page(
     statement = select(table).where(*conditions).order_by(*order)
     if query.page_size > 0:
         statement = statement.limit(query.page_size + 1)
-    rows = list(conn.execute(statement).mappings())
+    rows = [dict(row) for row in conn.sql.execute(statement).mappings()]
     if query.page_size > 0 and len(rows) > query.page_size:
         rows = rows[: query.page_size]
         last = rows[-1]

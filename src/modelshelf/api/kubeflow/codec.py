@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
-from sqlalchemy import RowMapping
 
 from modelshelf.domain.entities import NAME_MAX, Entity, Kind
 from modelshelf.errors import InvalidArgument
+from modelshelf.store.repository import Row
 
 INT32_MAX = 2**31 - 1
 _ID = re.compile(r"[1-9][0-9]{0,9}")
@@ -195,7 +195,7 @@ def loads(raw: bytes) -> object:
 
 # --- rendering ---------------------------------------------------------------------------------------
 
-Renderer = Callable[[RowMapping], dict[str, Any]]
+Renderer = Callable[[Row], dict[str, Any]]
 
 
 def _json_text(value: Any) -> Any:
@@ -221,7 +221,7 @@ def renderer(entity: Entity, *, step_as_string: bool) -> Renderer:
             convert = _identity
         plan.append((f.api, f.column, convert))
 
-    def render(row: RowMapping) -> dict[str, Any]:
+    def render(row: Row) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for api, column, convert in plan:
             value = row[column]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 
 import orjson
@@ -40,21 +41,21 @@ def error_response(status: int, message: str) -> Response:
     return Response(orjson.dumps({"code": code, "message": message}), status, media_type="application/json")
 
 
-async def handle_registry_error(_request: Request, exc: Exception) -> Response:
-    return error_response(status_of(exc), str(exc))
-
-
-async def handle_database_down(_request: Request, exc: Exception) -> Response:
-    log.warning("database unavailable: %s", exc.__class__.__name__)
-    return error_response(503, "the database is unavailable, try again later")
-
-
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return error_response(500, "internal server error")
 
 
-HANDLERS = {
-    errors.RegistryError: handle_registry_error,
-    OperationalError: handle_database_down,
-}
+def guarded(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+    """Answer domain errors, and a database that is down, in this face's format."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except errors.RegistryError as exc:
+            return error_response(status_of(exc), str(exc))
+        except OperationalError as exc:
+            log.warning("database unavailable: %s", exc.__class__.__name__)
+            return error_response(503, "the database is unavailable, try again later")
+
+    return endpoint

@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, RowMapping
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -30,7 +29,8 @@ from modelshelf.domain.entities import (
 )
 from modelshelf.errors import InvalidArgument, NotFound
 from modelshelf.services import artifacts, models, records, serving
-from modelshelf.store.repository import Page
+from modelshelf.store.repository import Page, Row
+from modelshelf.store.session import Database, Session
 
 Handler = Callable[[Request], Awaitable[Response]]
 OUTPUT_ONLY = ("createTimeSinceEpoch", "lastUpdateTimeSinceEpoch", "experimentId", "experimentRunId")
@@ -44,8 +44,8 @@ class JSON(Response):
 
 
 class KubeflowAPI:
-    def __init__(self, engine: Engine, version: str, max_body_bytes: int) -> None:
-        self.engine = engine
+    def __init__(self, database: Database, version: str, max_body_bytes: int) -> None:
+        self.database = database
         self.max_body_bytes = max_body_bytes
         step_as_string = version == "v1"
         self.render_of: dict[str, Renderer] = {
@@ -64,7 +64,7 @@ class KubeflowAPI:
 
     # --- plumbing ------------------------------------------------------------------------------------
 
-    def one(self, entity: Entity, row: RowMapping, status: int = 200) -> Response:
+    def one(self, entity: Entity, row: Row, status: int = 200) -> Response:
         key = entity.artifact_type or entity.table
         if entity.table == "artifact":
             key = row["artifact_type"]
@@ -93,11 +93,11 @@ class KubeflowAPI:
             chunks.append(chunk)
         return codec.loads(b"".join(chunks))
 
-    def read(self) -> Connection:
-        return self.engine.connect()
+    def read(self) -> Session:
+        return self.database.read()
 
-    def write(self) -> Any:
-        return self.engine.begin()
+    def write(self) -> Session:
+        return self.database.write()
 
     # --- generic handlers ----------------------------------------------------------------------------
 
@@ -109,9 +109,7 @@ class KubeflowAPI:
 
         return handler
 
-    def create_handler(
-        self, entity: Entity, create: Callable[[Connection, dict[str, Any]], RowMapping]
-    ) -> Handler:
+    def create_handler(self, entity: Entity, create: Callable[[Session, dict[str, Any]], Row]) -> Handler:
         async def handler(request: Request) -> Response:
             values = codec.decode(await self.body(request), entity, entity.create_fields)
             with self.write() as conn:
@@ -123,9 +121,9 @@ class KubeflowAPI:
         self,
         entity: Entity,
         param: str,
-        update: Callable[[Connection, int, dict[str, Any]], RowMapping] | None = None,
+        update: Callable[[Session, int, dict[str, Any]], Row] | None = None,
     ) -> Handler:
-        def default_update(conn: Connection, id_: int, values: dict[str, Any]) -> RowMapping:
+        def default_update(conn: Session, id_: int, values: dict[str, Any]) -> Row:
             return records.update(conn, entity, id_, values)
 
         apply = update or default_update
@@ -138,7 +136,7 @@ class KubeflowAPI:
 
         return handler
 
-    def list_handler(self, entity: Entity, fetch: Callable[[Connection, Request], Page]) -> Handler:
+    def list_handler(self, entity: Entity, fetch: Callable[[Session, Request], Page]) -> Handler:
         async def handler(request: Request) -> Response:
             with self.read() as conn:
                 page = fetch(conn, request)
@@ -146,7 +144,7 @@ class KubeflowAPI:
 
         return handler
 
-    def find_handler(self, entity: Entity, fetch: Callable[[Connection, Request], RowMapping]) -> Handler:
+    def find_handler(self, entity: Entity, fetch: Callable[[Session, Request], Row]) -> Handler:
         async def handler(request: Request) -> Response:
             with self.read() as conn:
                 return self.one(entity, fetch(conn, request))
@@ -245,7 +243,7 @@ class KubeflowAPI:
         t, i = params.text, params.optional_id
 
         def find_top(entity: Entity) -> Handler:
-            def fetch(conn: Connection, r: Request) -> RowMapping:
+            def fetch(conn: Session, r: Request) -> Row:
                 where = records.find_where(t(r, "name"), t(r, "externalId"))
                 if not where:
                     raise InvalidArgument("invalid parameters call, supply either name or externalId")

@@ -1,0 +1,64 @@
+"""A router for one API prefix that finds a route by its path segments instead of trying each in turn.
+
+Starlette's router tries every route's regular expression in order, so the 40th operation of a face pays
+for the 39 before it (tens of microseconds on a request that otherwise takes about a hundred). Here a
+path is split once, and only the templates with the same number of segments and the same first segment
+are compared.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.types import Receive, Scope, Send
+
+Handler = Callable[[Request], Awaitable[Response]]
+Template = tuple[str, ...]  # literal segments, or "{name}" for a parameter
+
+
+class SegmentRouter:
+    def __init__(self, routes: Sequence[tuple[str, str, Handler]]) -> None:
+        """`routes` are (method, path template below the mount point, handler)."""
+        by_template: dict[Template, dict[str, Handler]] = defaultdict(dict)
+        for method, path, handler in routes:
+            by_template[tuple(path.strip("/").split("/"))][method] = handler
+        self._index: dict[tuple[int, str], list[tuple[Template, dict[str, Handler]]]] = defaultdict(list)
+        for template, handlers in by_template.items():
+            self._index[(len(template), template[0])].append((template, handlers))
+
+    def match(self, path: str) -> tuple[dict[str, Handler], dict[str, str]] | None:
+        """The handlers of the template `path` (below the prefix) fits, and the path parameters."""
+        segments = path.strip("/").split("/")
+        for template, handlers in self._index.get((len(segments), segments[0]), ()):
+            params: dict[str, str] = {}
+            for expected, actual in zip(template, segments, strict=True):
+                if expected[0] == "{":
+                    if not actual:
+                        break
+                    params[expected[1:-1]] = actual
+                elif expected != actual:
+                    break
+            else:
+                return handlers, params
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response: Response
+        # Mounted: the mount point is the end of root_path, and the path still starts with it.
+        found = (
+            self.match(scope["path"][len(scope.get("root_path", "")) :]) if scope["type"] == "http" else None
+        )
+        if found is None:
+            response = PlainTextResponse("Not Found", status_code=404)
+        else:
+            handlers, params = found
+            handler = handlers.get(scope["method"])
+            if handler is None:
+                response = Response(status_code=405, headers={"Allow": ", ".join(sorted(handlers))})
+            else:
+                scope["path_params"] = params
+                response = await handler(Request(scope, receive))
+        await response(scope, receive, send)

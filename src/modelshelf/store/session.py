@@ -1,0 +1,109 @@
+"""A request's access to the database: one unit of work, committed (or rolled back) at the edge.
+
+A session offers two ways in. `sql` is a SQLAlchemy Connection, for statements composed per request
+(filters, pages, writes). `cursor()` is the driver connection itself, for the few statements of a fixed
+shape that run on nearly every request (get by id, find by name), compiled once (repository._fetch).
+
+A read session takes its driver connection from a small cache of autocommit connections, so a request
+that only does such lookups costs neither a pool checkout nor a BEGIN/ROLLBACK pair; it opens a
+SQLAlchemy Connection only if it needs one. A write session is a SQLAlchemy transaction, and its driver
+connection is that transaction's, so both ways in see the same uncommitted rows.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import Connection, Dialect, Engine
+from sqlalchemy.pool import PoolProxiedConnection
+
+from modelshelf.errors import RegistryError, Unavailable
+
+
+class Session:
+    __slots__ = ("_database", "_driver", "_sql", "_transaction")
+
+    def __init__(self, database: Database, *, write: bool) -> None:
+        self._database = database
+        self._sql: Connection | None = None
+        self._driver: PoolProxiedConnection | None = None
+        self._transaction = write
+
+    @property
+    def dialect(self) -> Dialect:
+        return self._database.engine.dialect
+
+    @property
+    def sql(self) -> Connection:
+        if self._sql is None:
+            self._sql = self._database.engine.connect()
+            if self._transaction:
+                self._sql.begin()
+        return self._sql
+
+    def cursor(self) -> Any:
+        if self._transaction:
+            return self.sql.connection.cursor()
+        if self._driver is None:
+            self._driver = self._database.take_reader()
+        return self._driver.cursor()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            if self._sql is not None:
+                if self._transaction and exc is None:
+                    self._sql.commit()
+                self._sql.close()  # rolls back whatever was not committed
+        finally:
+            if self._driver is not None:
+                self._database.give_back_reader(self._driver, broken=_breaks_connection(exc))
+
+
+def _breaks_connection(exc: BaseException | None) -> bool:
+    """A domain error (a 404, a 409) leaves the connection as good as it was; anything else may not."""
+    if exc is None:
+        return False
+    return not isinstance(exc, RegistryError) or isinstance(exc, Unavailable)
+
+
+class Database:
+    """The engine, plus the cache of driver connections that read sessions use."""
+
+    def __init__(self, engine: Engine, max_idle_readers: int = 4) -> None:
+        self.engine = engine
+        self._idle: list[PoolProxiedConnection] = []
+        self._max_idle = max_idle_readers
+
+    def read(self) -> Session:
+        return Session(self, write=False)
+
+    def write(self) -> Session:
+        return Session(self, write=True)
+
+    def take_reader(self) -> PoolProxiedConnection:
+        try:
+            return self._idle.pop()
+        except IndexError:
+            connection = self.engine.raw_connection()
+            if self.engine.dialect.name == "postgresql":
+                # Single SELECTs need no transaction; without autocommit each would leave one open.
+                connection.dbapi_connection.autocommit = True  # type: ignore[union-attr]
+            return connection
+
+    def give_back_reader(self, connection: PoolProxiedConnection, *, broken: bool) -> None:
+        if broken or len(self._idle) >= self._max_idle:
+            # An error may have left it unusable, and the pool must never get an autocommit connection back.
+            connection.invalidate()
+            return
+        self._idle.append(connection)
+
+    def dispose(self) -> None:
+        while self._idle:
+            self._idle.pop().invalidate()
+        self.engine.dispose()
