@@ -25,7 +25,9 @@ from modelshelf.errors import InvalidArgument
 from modelshelf.store.tables import STRING_KEY_LENGTH, custom_property
 
 MAX_BYTES = 64 * 1024
-MAX_DEPTH = 100
+MAX_DEPTH = 100  # parentheses; bounds the parser's recursion
+# AND inside OR inside AND …: SQLite's parser stack overflows at about 32 such levels.
+MAX_NESTING = 20
 # SQLite parses `a OR b OR …` into a tree deeper than its 1000-level limit at about 1000 terms.
 MAX_COMPARISONS = 500
 # Bounds bound parameters well under SQLite's 32766 and PostgreSQL's 65535 (a value can bind twice).
@@ -85,6 +87,7 @@ class _Comparison:
 class _Junction:
     op: str  # "AND" | "OR"
     items: tuple[_Node, ...]
+    depth: int = 1  # levels of AND/OR groups, this one included
 
 
 _Node = _Comparison | _Junction
@@ -162,7 +165,16 @@ class _Parser:
         items = [self.junction("AND", depth) if op == "OR" else self.term(depth)]
         while self.keyword(op):
             items.append(self.junction("AND", depth) if op == "OR" else self.term(depth))
-        return items[0] if len(items) == 1 else _Junction(op, tuple(items))
+        if len(items) == 1:
+            return items[0]
+        # `(a OR b) OR c` is `a OR b OR c`: only alternating groups nest in SQL.
+        flat: list[_Node] = []
+        for item in items:
+            flat.extend(item.items if isinstance(item, _Junction) and item.op == op else (item,))
+        nesting = 1 + max((i.depth for i in flat if isinstance(i, _Junction)), default=0)
+        if nesting > MAX_NESTING:
+            raise _syntax(f"AND/OR groups nested deeper than {MAX_NESTING} levels")
+        return _Junction(op, tuple(flat), nesting)
 
     def term(self, depth: int) -> _Node:
         if self.punct("("):
@@ -310,16 +322,8 @@ def _custom(node: _Comparison, table: Table) -> ColumnElement[bool]:
             condition = and_(prop.c.string_key.in_(keys), prop.c.string_value.in_(strings))
     else:
         condition = _condition(prop.c[f"{wanted}_value"], wanted, node)
-    return (
-        select(prop.c.entity_id)
-        .where(
-            prop.c.entity_table == table.name,
-            prop.c.entity_id == table.c.id,
-            prop.c.name == node.name,
-            condition,
-        )
-        .exists()
-    )
+    owner = (prop.c.entity_table == table.name, prop.c.entity_id == table.c.id, prop.c.name == node.name)
+    return select(prop.c.entity_id).where(*owner, condition).exists()
 
 
 def _literal_type(values: tuple[_Value, ...], name: str) -> str:
