@@ -1,7 +1,8 @@
 """Timestamps in epoch milliseconds that never repeat and never go back within a process.
 
 Clients order by `lastUpdateTimeSinceEpoch` and check that an update changed it, even for two updates in
-the same millisecond, so each stamp is at least one more than the previous one.
+the same millisecond, so each stamp is at least one more than the previous one. Across processes, an
+update also moves past the row's stored stamp in SQL (repository.later_than_stored).
 """
 
 from __future__ import annotations
@@ -18,12 +19,6 @@ class Clock:
     def now(self) -> int:
         with self._lock:
             self._last = max(time.time_ns() // 1_000_000, self._last + 1)
-            return self._last
-
-    def after(self, previous: int) -> int:
-        """A stamp strictly later than `previous` (a row another process may have stamped)."""
-        with self._lock:
-            self._last = max(time.time_ns() // 1_000_000, self._last + 1, previous + 1)
             return self._last
 
 

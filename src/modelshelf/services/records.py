@@ -28,7 +28,9 @@ def encode(entity: Entity, values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def create(conn: Session, entity: Entity, values: Mapping[str, Any]) -> Row:
-    row = {**entity.defaults, **{c: v for c, v in values.items() if v is not None}}
+    # An empty externalId is no external id: otherwise a second "" would be a conflict.
+    given = {c: v for c, v in values.items() if v is not None and (c, v) != ("external_id", "")}
+    row = {**entity.defaults, **given}
     name = row.get("name")
     if not name:
         if entity.name_required:
@@ -56,11 +58,13 @@ def update(conn: Session, entity: Entity, id_: int, values: Mapping[str, Any]) -
 
 def update_row(conn: Session, entity: Entity, current: Row, values: Mapping[str, Any]) -> Row:
     changes = {c: v for c, v in values.items() if v is not None}
-    changes["last_update_time"] = clock.after(current["last_update_time"])
+    if changes.get("external_id") == "":
+        changes["external_id"] = None  # "" clears it, as it never sets one (see create)
+    table = repository.table_of(entity)
+    encoded = encode(entity, changes)
+    encoded["last_update_time"] = repository.later_than_stored(table, clock.now())
     with _as_conflict(entity, changes, {}):
-        stored = repository.update_row(
-            conn, repository.table_of(entity), current["id"], encode(entity, changes)
-        )
+        stored = repository.update_row(conn, table, current["id"], encoded)
     if "custom_properties" in changes:
         repository.replace_properties(conn, entity.table, current["id"], changes["custom_properties"])
     return stored
@@ -98,7 +102,8 @@ def find_one(
     conn: Session, entity: Entity, where: Mapping[str, Any], *, model_version_id: int | None = None
 ) -> Row:
     rows = repository.find(conn, entity, where, model_version_id=model_version_id)
-    described = ", ".join(f"{k}={v}" for k, v in where.items())
+    wire = {f.column: f.api for f in entity.fields}
+    described = ", ".join(f"{wire.get(k, k)}={_show(v)}" for k, v in where.items())
     if model_version_id is not None:
         described += f", parentResourceId={model_version_id}"
     if not rows:
@@ -126,3 +131,8 @@ def check_name_length(name: str, parent: Any) -> None:
     limit = NAME_MAX - (len(str(parent)) + 1 if parent is not None else 0)
     if len(name) > limit:
         raise InvalidArgument(f"name is {len(name)} characters long; at most {limit} are allowed here")
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 
@@ -17,15 +17,26 @@ def connect(url: str, **kwargs: Any) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
-        # pysqlite's own transaction handling defers BEGIN; take it over so a transaction really starts at
-        # `begin()` (SQLAlchemy's documented recipe) and BEGIN IMMEDIATE avoids lock upgrades mid-write.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        # pysqlite's own transaction handling is off (see _sqlite_pragmas), so SQLAlchemy's "begin" issues
+        # the BEGIN (its documented recipe). A write transaction takes the write lock at once: a deferred one
+        # that reads first cannot upgrade its lock once another process has committed, and busy_timeout
+        # does not help with that (SQLITE_BUSY_SNAPSHOT).
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     if parsed.drivername in ("postgresql", "postgres"):
         url = str(parsed.set(drivername="postgresql+psycopg"))
-    # No pool_pre_ping: it costs a round trip per request. A dropped connection fails one request with a
-    # 503 and SQLAlchemy invalidates the pool, so the next request reconnects.
+    # No pool_pre_ping: it costs a round trip per request. A dropped connection fails a request with a 503
+    # and is invalidated, so a later request reconnects. Timeouts keep an unreachable server or a runaway
+    # query from holding the (single-threaded) server up.
+    kwargs.setdefault("connect_args", {"connect_timeout": 5, "options": "-c statement_timeout=30000"})
     return create_engine(url, **kwargs)
+
+
+WRITE = "modelshelf_write"  # execution option of connections that will write
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE) else "BEGIN")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

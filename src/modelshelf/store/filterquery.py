@@ -34,9 +34,16 @@ MAX_COMPARISONS = 500
 MAX_VALUES = 5000
 
 _SUFFIXES = {"string_value": "string", "double_value": "double", "int_value": "int", "bool_value": "bool"}
-_COLUMN_TYPE = {Kind.ID: "int", Kind.EPOCH: "int", Kind.INT64: "int", Kind.DOUBLE: "double"}
-_TYPE_NAMES = {"int": "an integer", "double": "a number", "string": "a string", "bool": "a boolean"}
+_COLUMN_TYPE = {Kind.ID: "int32", Kind.EPOCH: "int", Kind.INT64: "int", Kind.DOUBLE: "double"}
+_TYPE_NAMES = {
+    "int32": "a 32-bit integer",
+    "int": "an integer",
+    "double": "a number",
+    "string": "a string",
+    "bool": "a boolean",
+}
 _INT64 = range(-(2**63), 2**63)
+_INT32 = range(-(2**31), 2**31)  # id columns: PostgreSQL refuses a wider parameter with an error
 
 _TOKEN = re.compile(
     r"""(?P<skip>\s+|--[^\n]*)
@@ -365,6 +372,11 @@ def _condition(column: ColumnElement[Any], wanted: str, node: _Comparison) -> Co
 
 def _coerce(value: _Value, wanted: str, name: str) -> object:
     """`value` as a parameter for a column holding `wanted`, or InvalidArgument naming the property."""
+    if wanted == "int32":
+        number = _coerce(value, "int", name)
+        if number in _INT32:
+            return number
+        raise _invalid(f"property {_show(name)} holds 32-bit integers, got {_show(value.text)}")
     if wanted == "bool" and value.type == "bool":
         return value.value
     if value.type != "bool":

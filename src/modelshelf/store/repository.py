@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    case,
     delete,
     insert,
     or_,
@@ -32,7 +34,6 @@ from modelshelf.store.session import Session
 from modelshelf.store.tables import STRING_KEY_LENGTH, custom_property, model_version_artifact
 
 ORDER_COLUMNS = {"ID": "id", "CREATE_TIME": "create_time", "LAST_UPDATE_TIME": "last_update_time"}
-MAX_TOKEN_LENGTH = 1024
 INT32_MAX = 2**31 - 1
 
 Row = dict[str, Any]
@@ -133,7 +134,26 @@ def _unique_violations() -> Iterator[None]:
     try:
         yield
     except IntegrityError as exc:
-        raise UniqueViolation("external_id" if "external_id" in str(exc.orig) else "name") from exc
+        raise UniqueViolation(
+            "external_id" if "external_id" in _violated_constraint(exc) else "name"
+        ) from exc
+
+
+def _violated_constraint(exc: IntegrityError) -> str:
+    """PostgreSQL names the constraint (uq_<table>_<columns>); SQLite lists "table.column, ..." after a colon.
+
+    Never the whole message: PostgreSQL's includes the offending value, which may contain anything.
+    """
+    constraint = getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
+    if constraint:
+        return str(constraint)
+    return str(exc.orig).partition("UNIQUE constraint failed:")[2]
+
+
+def later_than_stored(table: Table, now: int) -> ColumnElement[int]:
+    """`now`, or one past the stored update time if that is not earlier: a stamp that always moves
+    forward, even when another process stamped the row a moment ago with a clock slightly ahead."""
+    return case((table.c.last_update_time >= now, table.c.last_update_time + 1), else_=now)
 
 
 def insert_row(conn: Session, table: Table, values: Mapping[str, Any]) -> Row:
@@ -270,6 +290,7 @@ class ListQuery:
 class Page:
     rows: Sequence[Row]
     next_page_token: str
+    page_size: int  # as requested; 0 when the request set no limit
 
 
 def list_page(
@@ -299,7 +320,8 @@ def list_page(
             conditions.append(
                 or_(column > cursor_value, and_(column == cursor_value, table.c.id > cursor_id))
             )
-    order = (column.desc(), table.c.id.desc()) if query.descending else (column.asc(), table.c.id.asc())
+    keys = [column] if column is table.c.id else [column, table.c.id]  # id breaks ties between equal times
+    order = [key.desc() if query.descending else key.asc() for key in keys]
     statement = select(table).where(*conditions).order_by(*order)
     if query.page_size > 0:
         statement = statement.limit(query.page_size + 1)
@@ -307,22 +329,30 @@ def list_page(
     if query.page_size > 0 and len(rows) > query.page_size:
         rows = rows[: query.page_size]
         last = rows[-1]
-        return Page(rows, encode_token(last["id"], last[column.name]))
-    return Page(rows, "")
+        return Page(rows, encode_token(last["id"], last[column.name]), query.page_size)
+    return Page(rows, "", query.page_size)
 
 
 def encode_token(id_: int, value: int) -> str:
     return base64.b64encode(f"{id_}:{value}".encode()).decode()
 
 
+_TOKEN = re.compile(r"([1-9][0-9]{0,9}):(-?[0-9]{1,19})")
+
+
 def decode_token(token: str) -> tuple[int, int]:
+    """The boundary row a token names; anything a token of ours cannot be is a 400, never a query."""
     try:
-        if len(token) > MAX_TOKEN_LENGTH:
-            raise ValueError("too long")
-        id_text, _, value_text = base64.b64decode(token, validate=True).decode().partition(":")
-        return int(id_text), int(value_text)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidArgument(f"invalid nextPageToken: {token[:64]!r}") from None
+        match = (
+            _TOKEN.fullmatch(base64.b64decode(token, validate=True).decode()) if len(token) <= 1024 else None
+        )
+    except (ValueError, binascii.Error):
+        match = None
+    if match is not None:
+        id_, value = int(match[1]), int(match[2])
+        if id_ <= INT32_MAX and -(2**63) <= value < 2**63:
+            return id_, value
+    raise InvalidArgument(f"invalid nextPageToken: {token[:64]!r}")
 
 
 def dumps(value: Any) -> str:

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Dialect, Engine
 from sqlalchemy.pool import PoolProxiedConnection
 
 from modelshelf.errors import RegistryError, Unavailable
+from modelshelf.store.engine import WRITE
 
 
 class Session:
@@ -39,6 +40,7 @@ class Session:
         if self._sql is None:
             self._sql = self._database.engine.connect()
             if self._transaction:
+                self._sql.execution_options(**{WRITE: True})
                 self._sql.begin()
         return self._sql
 
@@ -57,9 +59,11 @@ class Session:
     ) -> None:
         try:
             if self._sql is not None:
-                if self._transaction and exc is None:
-                    self._sql.commit()
-                self._sql.close()  # rolls back whatever was not committed
+                try:
+                    if self._transaction and exc is None:
+                        self._sql.commit()
+                finally:
+                    self._sql.close()  # rolls back whatever was not committed
         finally:
             if self._driver is not None:
                 self._database.give_back_reader(self._driver, broken=_breaks_connection(exc))

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from modelshelf.domain.entities import NAME_MAX, Entity, Kind
-from modelshelf.errors import InvalidArgument
+from modelshelf.errors import InvalidArgument, MissingField
 from modelshelf.store.repository import Row
 
 INT32_MAX = 2**31 - 1
@@ -174,12 +174,19 @@ def decode(
     out: dict[str, Any] = {}
     for api, value in body.items():
         field = entity.by_api.get(api)
+        if value is not None and api in ignored_set:
+            # Output-only fields a full-schema body may repeat: checked for type, then dropped.
+            kind = field.kind if field is not None else Kind.ID
+            _decode_value(api, kind, field.values if field is not None else (), value)
+            continue
         if field is None or api not in allowed_set:
             if api in ignored_set:
                 continue
             raise InvalidArgument(f'json: unknown field "{api}"')
         if value is None:
             continue
+        if value == "" and field.required:
+            raise MissingField(f"required field '{api}' is zero value.")
         out[field.column] = _decode_value(api, field.kind, field.values, value)
     return out
 

@@ -50,6 +50,10 @@ def guarded(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Requ
     """Answer domain errors, and a database that is down, in this face's format."""
 
     async def endpoint(request: Request) -> Response:
+        query = request.scope["query_string"]
+        if b"%00" in query or b"\x00" in query:
+            # Refused wherever it is, as upstream does: no parameter means a NUL, and none can store one.
+            return error_response(400, "the query string contains a NUL character")
         try:
             return await handler(request)
         except errors.RegistryError as exc:

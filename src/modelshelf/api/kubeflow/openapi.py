@@ -37,6 +37,7 @@ def document() -> dict[str, Any]:
         "description": "The request body is larger than the server accepts.",
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
     }
+    _pin_artifact_types(spec["components"]["schemas"])
     paths: dict[str, Any] = {}
     for path, item in spec["paths"].items():
         for method, operation in item.items():
@@ -62,3 +63,25 @@ def _document_responses(method: str, responses: dict[str, Any]) -> None:
         wanted["422"] = "UnprocessableEntity"
     for status, name in wanted.items():
         responses.setdefault(status, {"$ref": f"#/components/responses/{name}"})
+
+
+def _pin_artifact_types(schemas: dict[str, Any]) -> None:
+    """Give each artifact variant's `artifactType` its one value as an enum.
+
+    Upstream declares it with a default only, so to a JSON Schema validator (which ignores the OpenAPI
+    discriminator) a model artifact also validates as a doc artifact and `oneOf` fails. The server accepts
+    exactly one value per variant, so the enum is the truth.
+    """
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            artifact_type = node.get("properties", {}).get("artifactType")
+            if isinstance(artifact_type, dict) and "default" in artifact_type:
+                artifact_type["enum"] = [artifact_type["default"]]
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+
+    visit(schemas)

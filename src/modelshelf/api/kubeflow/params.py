@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from starlette.requests import Request
 
 from modelshelf.api.kubeflow.codec import INT32_MAX, parse_id
@@ -9,6 +11,7 @@ from modelshelf.errors import InvalidArgument
 from modelshelf.store.repository import ORDER_COLUMNS, ListQuery
 
 SORT_ORDERS = ("ASC", "DESC")
+_DIGITS = re.compile(r"[0-9]{1,10}")
 ARTIFACT_TYPES = ("model-artifact", "doc-artifact", "dataset-artifact", "metric", "parameter")
 
 
@@ -38,12 +41,12 @@ def list_query(request: Request, **where: object) -> ListQuery:
     page_size_text = query_param(request, "pageSize")
     page_size = 0
     if page_size_text:
-        try:
-            page_size = int(page_size_text)
-        except ValueError:
-            raise InvalidArgument(f"invalid numeric string for pageSize: {page_size_text[:40]!r}") from None
-        if page_size < 0 or page_size > INT32_MAX:
-            raise InvalidArgument(f"pageSize must be between 0 and {INT32_MAX}, got {page_size}")
+        # ASCII digits only: int() would also take " 2", "+2", "2_0" and other scripts' digits.
+        if not _DIGITS.fullmatch(page_size_text) or int(page_size_text) > INT32_MAX:
+            raise InvalidArgument(
+                f"pageSize must be a whole number from 0 to {INT32_MAX}, got {page_size_text[:40]!r}"
+            )
+        page_size = int(page_size_text)
     order_by = query_param(request, "orderBy") or "ID"
     if order_by not in ORDER_COLUMNS:
         raise InvalidArgument(f"invalid orderBy {order_by[:40]!r}: must be one of {', '.join(ORDER_COLUMNS)}")

@@ -33,7 +33,11 @@ from modelshelf.store.repository import Page, Row
 from modelshelf.store.session import Database, Session
 
 Handler = Callable[[Request], Awaitable[Response]]
-OUTPUT_ONLY = ("createTimeSinceEpoch", "lastUpdateTimeSinceEpoch", "experimentId", "experimentRunId")
+# Output-only fields that a full-schema body (the nested POSTs) may repeat; v1 artifacts have no experiment.
+OUTPUT_ONLY = {
+    "v1": ("id", "createTimeSinceEpoch", "lastUpdateTimeSinceEpoch"),
+    "v1alpha3": ("id", "createTimeSinceEpoch", "lastUpdateTimeSinceEpoch", "experimentId", "experimentRunId"),
+}
 
 
 class JSON(Response):
@@ -46,6 +50,7 @@ class JSON(Response):
 class KubeflowAPI:
     def __init__(self, database: Database, version: str, max_body_bytes: int) -> None:
         self.database = database
+        self.output_only = OUTPUT_ONLY[version]
         self.max_body_bytes = max_body_bytes
         step_as_string = version == "v1"
         self.render_of: dict[str, Renderer] = {
@@ -70,14 +75,19 @@ class KubeflowAPI:
             key = row["artifact_type"]
         return JSON(self.render_of[key](row), status_code=status)
 
-    def page(self, entity: Entity, page: Page, page_size: int) -> Response:
+    def page(self, entity: Entity, page: Page) -> Response:
         if entity.table == "artifact":
             items = [self.render_of[row["artifact_type"]](row) for row in page.rows]
         else:
             render = self.render_of[entity.table]
             items = [render(row) for row in page.rows]
         return JSON(
-            {"items": items, "nextPageToken": page.next_page_token, "pageSize": page_size, "size": len(items)}
+            {
+                "items": items,
+                "nextPageToken": page.next_page_token,
+                "pageSize": page.page_size,
+                "size": len(items),
+            }
         )
 
     async def body(self, request: Request) -> object:
@@ -140,7 +150,7 @@ class KubeflowAPI:
         async def handler(request: Request) -> Response:
             with self.read() as conn:
                 page = fetch(conn, request)
-            return self.page(entity, page, _page_size(request))
+            return self.page(entity, page)
 
         return handler
 
@@ -186,7 +196,7 @@ class KubeflowAPI:
         body = await self.body(request)
         entity = artifacts.entity_for(_artifact_type_of(body))
         id_ = _body_id(body)
-        values = codec.decode(body, entity, entity.create_fields | entity.update_fields, ("id", *OUTPUT_ONLY))
+        values = codec.decode(body, entity, entity.create_fields | entity.update_fields, self.output_only)
         with self.write() as conn:
             row, created = artifacts.upsert_into_model_version(conn, version_id, entity, id_, values)
             return self.one(entity, row, 201 if created else 200)
@@ -199,7 +209,7 @@ class KubeflowAPI:
             body,
             MODEL_VERSION,
             MODEL_VERSION.create_fields | MODEL_VERSION.update_fields,
-            ("id", *OUTPUT_ONLY),
+            self.output_only,
         )
         if values.get("registered_model_id", model_id) != model_id:
             raise InvalidArgument(
@@ -459,11 +469,6 @@ class KubeflowAPI:
 
 class PayloadTooLarge(InvalidArgument):
     """The body is larger than the configured limit (413)."""
-
-
-def _page_size(request: Request) -> int:
-    text = request.query_params.get("pageSize")
-    return int(text) if text and text.isdigit() else 0
 
 
 def _artifact_type_of(body: object) -> str | None:
