@@ -15,6 +15,10 @@ class MissingField(InvalidArgument):
     """A required field is absent or empty (422 on the Kubeflow face)."""
 
 
+class PayloadTooLarge(InvalidArgument):
+    """The request body is larger than the server accepts (413)."""
+
+
 class NotFound(RegistryError):
     """The addressed entity does not exist, or a find matched zero or several (404)."""
 
@@ -33,3 +37,9 @@ class Forbidden(RegistryError):
 
 class Unavailable(RegistryError):
     """A dependency such as the database cannot be reached (503)."""
+
+
+def shown(value: object, limit: int = 80) -> str:
+    """`value` as an error message may quote it: repr, cut to `limit` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

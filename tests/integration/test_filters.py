@@ -126,3 +126,18 @@ def test_every_list_endpoint_filters(client: TestClient) -> None:
         client, f"{V1}/serving_environments/{env['id']}/inference_services", "runtime = 'kserve'"
     ) == ["s1"]
     assert _names(client, f"{V1}/inference_services/1/serves", "lastKnownState = 'RUNNING'") == ["a"]
+
+
+def test_like_case_follows_the_database_and_ilike_ignores_it(client: TestClient, backend: str) -> None:
+    """As documented in docs/compatibility.md: LIKE is the database's own, ILIKE is the same everywhere."""
+    model(client, "Alpha")
+    model(client, "alpha-2")
+    like = _names(client, f"{V1}/registered_models", "name LIKE 'alpha%'")
+    assert like == (["alpha-2"] if backend == "postgres" else ["Alpha", "alpha-2"])
+    assert _names(client, f"{V1}/registered_models", "name ILIKE 'ALPHA%'") == ["Alpha", "alpha-2"]
+    assert _names(client, f"{V1}/registered_models", "name LIKE 'alpha\\%'") == []  # \% is a literal %
+
+
+@pytest.mark.parametrize("query", ["id = 2147483648", "registeredModelId IN (1, 3000000000)"])
+def test_ids_beyond_int32_in_filters_are_400(client: TestClient, query: str) -> None:
+    error(client.get(f"{V1}/model_versions", params={"filterQuery": query}), 400, "32-bit")

@@ -49,7 +49,7 @@ def test_every_documented_operation_is_routed(client: TestClient) -> None:
                 continue
             url = re.sub(r"\{[^}]+\}", "1", path)
             response = client.request(method.upper(), url, json={} if method != "get" else None)
-            assert response.status_code != 405, (method, url)
+            assert response.status_code != 405 and response.status_code < 500, (method, url, response.text)
             assert response.headers["content-type"].startswith("application/json"), (
                 method,
                 url,

@@ -60,6 +60,8 @@ class Entity:
 
 # Names and external ids are stored in indexed columns of this many characters.
 NAME_MAX = 255
+# Ids are int32 on the wire (upstream parses them with ParseInt(id, 10, 32)).
+INT32_MAX = 2**31 - 1
 
 REGISTERED_MODEL_STATES = ("LIVE", "ARCHIVED")
 ARTIFACT_STATES = ("UNKNOWN", "PENDING", "LIVE", "MARKED_FOR_DELETION", "DELETED", "ABANDONED", "REFERENCE")

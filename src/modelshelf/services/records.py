@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from modelshelf.domain.entities import NAME_MAX, Entity, Kind
-from modelshelf.errors import Conflict, InvalidArgument, MissingField, NotFound
+from modelshelf.errors import Conflict, InvalidArgument, MissingField, NotFound, shown
 from modelshelf.services.clock import clock
 from modelshelf.store import repository
 from modelshelf.store.repository import ListQuery, Page, Row, dumps
@@ -103,7 +103,7 @@ def find_one(
 ) -> Row:
     rows = repository.find(conn, entity, where, model_version_id=model_version_id)
     wire = {f.column: f.api for f in entity.fields}
-    described = ", ".join(f"{wire.get(k, k)}={_show(v)}" for k, v in where.items())
+    described = ", ".join(f"{wire.get(k, k)}={shown(v)}" for k, v in where.items())
     if model_version_id is not None:
         described += f", parentResourceId={model_version_id}"
     if not rows:
@@ -131,8 +131,3 @@ def check_name_length(name: str, parent: Any) -> None:
     limit = NAME_MAX - (len(str(parent)) + 1 if parent is not None else 0)
     if len(name) > limit:
         raise InvalidArgument(f"name is {len(name)} characters long; at most {limit} are allowed here")
-
-
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."

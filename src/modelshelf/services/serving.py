@@ -15,7 +15,7 @@ from modelshelf.domain.entities import (
 )
 from modelshelf.errors import InvalidArgument, MissingField, NotFound
 from modelshelf.services import records
-from modelshelf.store import repository, tables
+from modelshelf.store import repository
 from modelshelf.store.repository import ListQuery, Page, Row
 from modelshelf.store.session import Session
 
@@ -57,7 +57,7 @@ def inference_service_version(conn: Session, id_: int) -> Row:
     service = records.must_get(conn, INFERENCE_SERVICE, id_)
     if service["model_version_id"] is not None:
         return records.must_get(conn, MODEL_VERSION, service["model_version_id"])
-    latest = repository.latest(conn, tables.model_version, registered_model_id=service["registered_model_id"])
+    latest = repository.latest(conn, MODEL_VERSION, registered_model_id=service["registered_model_id"])
     if latest is None:
         raise NotFound(
             f"registered model {service['registered_model_id']} of inference service {id_} has no versions"

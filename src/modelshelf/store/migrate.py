@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -35,3 +35,14 @@ def current_revision(engine: Engine) -> str | None:
 
 def is_current(engine: Engine) -> bool:
     return current_revision(engine) == head_revision()
+
+
+def readiness(engine: Engine) -> str | None:
+    """Why the database cannot serve requests (unreachable, schema behind the code), or None when it can."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        current = is_current(engine)
+    except Exception as exc:  # the probe must answer, whatever the database does
+        return f"unreachable: {exc.__class__.__name__}"
+    return None if current else "migrations are not current"

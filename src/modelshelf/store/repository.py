@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from modelshelf.domain.entities import Entity
+from modelshelf.domain.entities import INT32_MAX, Entity
 from modelshelf.errors import Conflict, InvalidArgument, Unavailable
 from modelshelf.store import tables
 from modelshelf.store.filterquery import compile_filter
@@ -34,7 +34,6 @@ from modelshelf.store.session import Session
 from modelshelf.store.tables import STRING_KEY_LENGTH, custom_property, model_version_artifact
 
 ORDER_COLUMNS = {"ID": "id", "CREATE_TIME": "create_time", "LAST_UPDATE_TIME": "last_update_time"}
-INT32_MAX = 2**31 - 1
 
 Row = dict[str, Any]
 
@@ -262,7 +261,9 @@ def linked_artifact_by_name(
     return None if row is None else dict(row)
 
 
-def latest(conn: Session, table: Table, **where: Any) -> Row | None:
+def latest(conn: Session, entity: Entity, **where: Any) -> Row | None:
+    """The most recently created row matching `where`."""
+    table = table_of(entity)
     query = select(table).where(*(table.c[c] == v for c, v in where.items()))
     row = (
         conn.sql.execute(query.order_by(table.c.create_time.desc(), table.c.id.desc()).limit(1))

@@ -13,11 +13,10 @@ from typing import Any
 
 import orjson
 
-from modelshelf.domain.entities import NAME_MAX, Entity, Kind
-from modelshelf.errors import InvalidArgument, MissingField
+from modelshelf.domain.entities import INT32_MAX, NAME_MAX, Entity, Kind
+from modelshelf.errors import InvalidArgument, MissingField, shown
 from modelshelf.store.repository import Row
 
-INT32_MAX = 2**31 - 1
 _ID = re.compile(r"[1-9][0-9]{0,9}")
 _EPOCH = re.compile(r"-?[0-9]{1,19}")
 _INT_VALUE = re.compile(r"-?(?:[1-9][0-9]{0,8}|0)")
@@ -29,13 +28,8 @@ _SHORT_STRINGS = frozenset({"externalId"})  # stored in indexed columns of NAME_
 def parse_id(text: str, what: str = "id") -> int:
     """A decimal id in int32 range, as the wire schema allows (`^[1-9][0-9]{0,8}$`, extended to 2^31-1)."""
     if not isinstance(text, str) or not _ID.fullmatch(text) or int(text) > INT32_MAX:
-        raise InvalidArgument(f"invalid {what} {_show(text)}: must be a decimal id between 1 and {INT32_MAX}")
+        raise InvalidArgument(f"invalid {what} {shown(text)}: must be a decimal id between 1 and {INT32_MAX}")
     return int(text)
-
-
-def _show(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _string(api: str, value: object, limit: int = MAX_STRING) -> str:
@@ -70,12 +64,12 @@ def _decode_value(api: str, kind: Kind, values: tuple[str, ...], value: object) 
     if kind is Kind.EPOCH:
         if isinstance(value, str) and _EPOCH.fullmatch(value) and _fits_int64(int(value)):
             return int(value)
-        raise InvalidArgument(f"field {api} must be a string of epoch milliseconds, got {_show(value)}")
+        raise InvalidArgument(f"field {api} must be a string of epoch milliseconds, got {shown(value)}")
     if kind is Kind.ENUM:
         if isinstance(value, str) and value in values:
             return value
         raise InvalidArgument(
-            f"invalid value {_show(value)} for field {api}: must be one of {', '.join(values)}"
+            f"invalid value {shown(value)} for field {api}: must be one of {', '.join(values)}"
         )
     if kind is Kind.STR_LIST:
         if not isinstance(value, list):
@@ -90,7 +84,7 @@ def _decode_value(api: str, kind: Kind, values: tuple[str, ...], value: object) 
             return value
         if isinstance(value, str) and _EPOCH.fullmatch(value) and _fits_int64(int(value)):
             return int(value)
-        raise InvalidArgument(f"field {api} must be a 64-bit integer, got {_show(value)}")
+        raise InvalidArgument(f"field {api} must be a 64-bit integer, got {shown(value)}")
     if kind is Kind.PROPS:
         return decode_properties(value)
     raise AssertionError(kind)  # pragma: no cover
@@ -122,16 +116,16 @@ def decode_properties(value: object) -> dict[str, dict[str, Any]]:
         raise InvalidArgument(f"customProperties has more than {MAX_PROPERTIES} entries")
     out: dict[str, dict[str, Any]] = {}
     for key, prop in value.items():
-        where = f"customProperties[{_show(key)}]"
-        if not key or len(key) > 255 or "\x00" in key:
-            raise InvalidArgument(f"invalid custom property name {_show(key)}: 1 to 255 characters, no NUL")
+        where = f"customProperties[{shown(key)}]"
+        if not key or len(key) > NAME_MAX or "\x00" in key:
+            raise InvalidArgument(f"invalid custom property name {shown(key)}: 1 to 255 characters, no NUL")
         if not isinstance(prop, dict):
             raise InvalidArgument(f"{where} must be an object with a metadataType")
         kind = prop.get("metadataType")
         fields = _METADATA_FIELDS.get(kind) if isinstance(kind, str) else None
         if fields is None:
             raise InvalidArgument(
-                f"{where}: invalid metadataType {_show(kind)}, must be one of {', '.join(_METADATA_FIELDS)}"
+                f"{where}: invalid metadataType {shown(kind)}, must be one of {', '.join(_METADATA_FIELDS)}"
             )
         unknown = set(prop) - {"metadataType", *fields}
         if unknown:

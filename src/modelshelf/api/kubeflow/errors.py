@@ -12,12 +12,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from modelshelf import errors
-from modelshelf.api.kubeflow.routes import PayloadTooLarge
 
 log = logging.getLogger("modelshelf.api")
 
 STATUS: list[tuple[type[Exception], int]] = [
-    (PayloadTooLarge, 413),
+    (errors.PayloadTooLarge, 413),
     (errors.MissingField, 422),
     (errors.InvalidArgument, 400),
     (errors.NotFound, 404),

@@ -17,7 +17,6 @@ from modelshelf import __version__
 
 V1 = "/api/model_registry/v1"
 V1ALPHA3 = "/api/model_registry/v1alpha3"
-_ERROR = {"$ref": "#/components/responses/BadRequest"}
 
 
 @cache

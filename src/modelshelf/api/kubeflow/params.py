@@ -6,13 +6,14 @@ import re
 
 from starlette.requests import Request
 
-from modelshelf.api.kubeflow.codec import INT32_MAX, parse_id
+from modelshelf.api.kubeflow.codec import parse_id
+from modelshelf.domain.entities import ARTIFACTS, INT32_MAX
 from modelshelf.errors import InvalidArgument
 from modelshelf.store.repository import ORDER_COLUMNS, ListQuery
 
 SORT_ORDERS = ("ASC", "DESC")
 _DIGITS = re.compile(r"[0-9]{1,10}")
-ARTIFACT_TYPES = ("model-artifact", "doc-artifact", "dataset-artifact", "metric", "parameter")
+ARTIFACT_TYPES = tuple(ARTIFACTS)
 
 
 def query_param(request: Request, name: str) -> str | None:

@@ -27,7 +27,7 @@ from modelshelf.domain.entities import (
     SERVING_ENVIRONMENT,
     Entity,
 )
-from modelshelf.errors import InvalidArgument, NotFound
+from modelshelf.errors import InvalidArgument, NotFound, PayloadTooLarge
 from modelshelf.services import artifacts, models, records, serving
 from modelshelf.store.repository import Page, Row
 from modelshelf.store.session import Database, Session
@@ -465,10 +465,6 @@ class KubeflowAPI:
             ),
             Route("/inference_services/{service_id}/serves", self.create_serve, methods=["POST"]),
         ]
-
-
-class PayloadTooLarge(InvalidArgument):
-    """The body is larger than the configured limit (413)."""
 
 
 def _artifact_type_of(body: object) -> str | None:

@@ -1,0 +1,109 @@
+"""The unit of work: cached read connections, transactions, and several processes writing one SQLite file."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+from modelshelf.domain.entities import REGISTERED_MODEL
+from modelshelf.errors import NotFound
+from modelshelf.services import models, records
+from modelshelf.store.engine import connect
+from modelshelf.store.session import Database
+
+
+def test_reads_reuse_one_driver_connection_and_domain_errors_keep_it(engine: Engine) -> None:
+    database = Database(engine)
+    with database.write() as session:
+        created = models.create_registered_model(session, {"name": "m"})
+    seen = []
+    for _ in range(3):
+        with database.read() as session:
+            assert records.must_get(session, REGISTERED_MODEL, created["id"])["name"] == "m"
+            seen.append(session._driver)
+    with pytest.raises(NotFound), database.read() as session:
+        records.must_get(session, REGISTERED_MODEL, 999)
+    with database.read() as session:
+        records.must_get(session, REGISTERED_MODEL, created["id"])
+        seen.append(session._driver)
+    assert len({id(c) for c in seen}) == 1  # a 404 does not cost the cached connection
+    database.dispose()
+
+
+def test_a_driver_error_discards_the_reader_and_no_autocommit_reaches_the_pool(engine: Engine) -> None:
+    database = Database(engine)
+    with pytest.raises(RuntimeError), database.read() as session:
+        session.cursor().execute("SELECT 1")
+        broken = session._driver
+        raise RuntimeError("boom")
+    with database.read() as session:
+        session.cursor().execute("SELECT 1")
+        assert session._driver is not broken
+    database.dispose()
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:  # a pooled connection, as SQLAlchemy hands them out
+            assert conn.connection.dbapi_connection.autocommit is False  # type: ignore[union-attr]
+
+
+def test_a_failed_write_leaves_nothing_and_releases_its_connection(engine: Engine) -> None:
+    database = Database(engine)
+    with pytest.raises(RuntimeError), database.write() as session:
+        models.create_registered_model(session, {"name": "half"})
+        raise RuntimeError("fails after the insert")
+    with database.read() as session:
+        assert session.sql.execute(text("SELECT count(*) FROM registered_model")).scalar_one() == 0
+    database.dispose()
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    from modelshelf.services import models, records
+    from modelshelf.domain.entities import REGISTERED_MODEL
+    from modelshelf.store.engine import connect
+    from modelshelf.store.session import Database
+
+    database = Database(connect(sys.argv[1]))
+    tag, model_id = sys.argv[2], int(sys.argv[3])
+    for i in range(60):
+        with database.write() as session:  # read, then write: the pattern that needs BEGIN IMMEDIATE
+            records.update(session, REGISTERED_MODEL, model_id, {"description": f"{tag}-{i}"})
+            models.create_model_version(session, {"name": f"{tag}-{i}", "registered_model_id": model_id})
+    database.dispose()
+    """
+)
+
+
+def test_several_processes_writing_one_sqlite_file_lose_nothing(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    """SQLite's file locking is the concern here, so this test owns a SQLite file whatever the backend."""
+    path = tmp_path / "contended.db"
+    shutil.copyfile(sqlite_template, path)
+    database_url = f"sqlite:///{path}"
+    engine_database = Database(connect(database_url))
+    with engine_database.write() as session:
+        model_id = models.create_registered_model(session, {"name": "contended"})["id"]
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER)
+    writers = [
+        subprocess.Popen(
+            [sys.executable, str(script), database_url, f"w{n}", str(model_id)], stderr=subprocess.PIPE
+        )
+        for n in range(3)
+    ]
+    for writer in writers:
+        _, stderr = writer.communicate(timeout=120)
+        assert writer.returncode == 0, stderr.decode()
+    with engine_database.read() as session:
+        versions = session.sql.execute(text("SELECT count(*) FROM model_version")).scalar_one()
+    assert versions == 3 * 60
+    engine_database.dispose()
