@@ -18,6 +18,8 @@ $(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
 	@touch $@ $(VENV)/.installed-runtime
 
 serve: $(VENV)/.installed-runtime
+	@echo "API tokens: the first start on an empty database creates the user 'admin' and prints its token"
+	@echo "(or set MODELSHELF_ADMIN_TOKEN). Later: $(VENV)/bin/modelshelf token create admin --name <name> --scope models:write"
 	$(VENV)/bin/modelshelf serve
 
 test: $(VENV)/.installed-dev

@@ -16,9 +16,11 @@ from sqlalchemy.pool import NullPool
 from starlette.testclient import TestClient
 
 from modelshelf.app import create_app
+from modelshelf.services import accounts
 from modelshelf.settings import Settings
 from modelshelf.store import migrate, tables
 from modelshelf.store.engine import connect
+from modelshelf.store.session import Database
 
 BACKENDS = ["sqlite", "postgres"]
 
@@ -87,6 +89,23 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 
 
 @pytest.fixture
-def client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
+def admin_token(engine: Engine) -> str:
+    """The bootstrap admin's token, as the first `modelshelf serve` would make it."""
+    with Database(engine).write() as conn:
+        secret = accounts.bootstrap_admin(conn, None)
+    assert secret is not None
+    return secret
+
+
+@pytest.fixture
+def anonymous(settings: Settings, engine: Engine) -> Iterator[TestClient]:
+    """A client that sends no credentials."""
     with TestClient(create_app(settings, engine), raise_server_exceptions=False) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def client(anonymous: TestClient, admin_token: str) -> TestClient:
+    """A client holding the admin's token, which grants every scope."""
+    anonymous.headers["Authorization"] = f"Bearer {admin_token}"
+    return anonymous

@@ -8,8 +8,9 @@ from collections.abc import AsyncIterator
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 
-from modelshelf.api import kubeflow, system
-from modelshelf.api.kubeflow.errors import handle_unexpected
+from modelshelf.api import admin, kubeflow, system
+from modelshelf.api.access import Gate
+from modelshelf.api.errors import handle_unexpected
 from modelshelf.settings import Settings
 from modelshelf.store.engine import connect
 from modelshelf.store.session import Database
@@ -19,6 +20,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
     """Build the app. The engine is opened here (not at import) and disposed when the app shuts down."""
     engine = engine or connect(settings.effective_database_url)
     database = Database(engine)
+    gate = Gate(database, enabled=settings.auth)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -28,7 +30,11 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
             database.dispose()
 
     app = Starlette(
-        routes=[*kubeflow.mounts(database, settings.max_body_bytes), *system.routes(engine)],
+        routes=[
+            *kubeflow.mounts(database, settings.max_body_bytes, gate),
+            *admin.mounts(database, settings.max_body_bytes, gate),
+            *system.routes(engine),
+        ],
         exception_handlers={Exception: handle_unexpected},
         lifespan=lifespan,
     )

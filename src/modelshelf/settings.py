@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 PREFIX = "MODELSHELF_"
@@ -19,6 +19,9 @@ class Settings:
     port: int = 8080
     log_level: str = "info"
     max_body_bytes: int = 4 * 1024 * 1024
+    auth: bool = True  # off only through `serve --no-auth`, which insists on a loopback address
+    # The bootstrap admin's token for an empty database (MODELSHELF_ADMIN_TOKEN); kept out of repr.
+    admin_token: str | None = field(default=None, repr=False)
 
     @property
     def effective_database_url(self) -> str:
@@ -43,4 +46,6 @@ class Settings:
             values["log_level"] = v.lower()
         if v := env.get(PREFIX + "MAX_BODY_BYTES"):
             values["max_body_bytes"] = int(v)
+        if v := env.get(PREFIX + "ADMIN_TOKEN"):
+            values["admin_token"] = v
         return replace(base, **values)  # type: ignore[arg-type]

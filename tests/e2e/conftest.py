@@ -1,11 +1,14 @@
 """End-to-end fixtures: the real `modelshelf serve` process on a free loopback port, one per test session.
 
 Tests share that server, so each one takes a unique name prefix (`name_prefix`) for everything it creates.
+The server bootstraps its admin from `MODELSHELF_ADMIN_TOKEN` (`live_admin_token`), as a container would.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -61,12 +64,25 @@ def _read_log(path: Path) -> str:
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def live_admin_token() -> str:
+    return "msh_" + secrets.token_urlsafe(32)
+
+
+@pytest.fixture(scope="session")
+def live_server_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("live-server-log") / "server.log"
+
+
+@pytest.fixture(scope="session")
+def live_server(
+    tmp_path_factory: pytest.TempPathFactory, live_admin_token: str, live_server_log: Path
+) -> Iterator[str]:
     """Start `modelshelf serve` on a free 127.0.0.1 port with a fresh data dir; yield its base URL."""
     data_dir = tmp_path_factory.mktemp("live-server-data")
-    log_path = data_dir.parent / f"{data_dir.name}-server.log"
+    log_path = live_server_log
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODELSHELF_")}
     env["MODELSHELF_DATA_DIR"] = str(data_dir)
+    env["MODELSHELF_ADMIN_TOKEN"] = live_admin_token
     env["MODELSHELF_LOG_LEVEL"] = "warning"
 
     # Output goes to a file, not a pipe: nothing can fill up and block the server, and no pipe is left open.
@@ -102,6 +118,35 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield base_url
     finally:
         _stop(process)
+
+
+def admin_call(base_url: str, token: str, method: str, path: str, body: object = None) -> dict[str, object]:
+    """One call to the admin API of the live server, as JSON."""
+    request = urllib.request.Request(
+        f"{base_url}/api/admin/v1{path}",
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="session")
+def live_tokens(live_server: str, live_admin_token: str) -> dict[str, str]:
+    """A writer's and a reader's token on the live server, as a user would get them from an admin."""
+    admin_call(live_server, live_admin_token, "POST", "/users", {"name": "e2e-user"})
+    made = {}
+    for name, scopes in (("writer", ["models:write"]), ("reader", ["models:read"])):
+        token = admin_call(
+            live_server,
+            live_admin_token,
+            "POST",
+            "/tokens",
+            {"user": "e2e-user", "name": name, "scopes": scopes},
+        )
+        made[name] = str(token["token"])
+    return made
 
 
 @pytest.fixture

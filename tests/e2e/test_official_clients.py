@@ -16,7 +16,7 @@ import pytest
 from tests.e2e.clients import CLIENT_VERSIONS, ClientVenv, ensure_client
 
 SCENARIO_DIR = Path(__file__).parent / "client_scenarios"
-SCENARIOS = ["register_model", "pagers", "update_archive", "async_api", "doc_artifact"]
+SCENARIOS = ["register_model", "pagers", "update_archive", "async_api", "doc_artifact", "authentication"]
 SCENARIO_TIMEOUT_S = 180.0
 
 pytestmark = pytest.mark.clients
@@ -27,13 +27,16 @@ def client_venv(request: pytest.FixtureRequest) -> ClientVenv:
     return ensure_client(str(request.param))
 
 
-def _scenario_env() -> dict[str, str]:
+def _scenario_env(tokens: dict[str, str]) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "MR_URL", "MR_PREFIX")
+        if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "KF_PIPELINES_SA_TOKEN_PATH")
+        and not k.startswith("MR_")
         and not k.lower().endswith("_proxy")
     }
+    env["MR_TOKEN"] = tokens["writer"]
+    env["MR_READ_TOKEN"] = tokens["reader"]
     env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"  # aiohttp trusts the environment
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env["PYTHONUNBUFFERED"] = "1"
@@ -46,7 +49,9 @@ def test_scenario_files_exist() -> None:
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
-def test_official_client(client_venv: ClientVenv, scenario: str, live_server: str, name_prefix: str) -> None:
+def test_official_client(
+    client_venv: ClientVenv, scenario: str, live_server: str, live_tokens: dict[str, str], name_prefix: str
+) -> None:
     script = SCENARIO_DIR / f"{scenario}.py"
     command = [str(client_venv.python), str(script), live_server, name_prefix]
     started = time.monotonic()
@@ -56,7 +61,7 @@ def test_official_client(client_venv: ClientVenv, scenario: str, live_server: st
             capture_output=True,
             text=True,
             timeout=SCENARIO_TIMEOUT_S,
-            env=_scenario_env(),
+            env=_scenario_env(live_tokens),
             cwd=SCENARIO_DIR,
             check=False,
         )

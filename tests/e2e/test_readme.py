@@ -12,6 +12,7 @@ import re
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -35,23 +36,26 @@ def test_quick_start_is_the_two_make_commands() -> None:
     assert DOCUMENTED in quick_start
 
 
-def test_curl_example(live_server: str) -> None:
+def test_curl_example(live_server: str, live_admin_token: str) -> None:
     [command] = [block for block in _blocks("sh") if block.lstrip().startswith("curl")]
     script = command.replace(DOCUMENTED, live_server)
+    env = {**os.environ, "MODELSHELF_TOKEN": live_admin_token}
     result = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, timeout=30
+        ["bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True, timeout=30, env=env
     )
     assert result.returncode == 0, result.stderr
     created = json.loads(result.stdout)
     assert created["name"] == "fraud-detector" and created["owner"] == "alice" and created["state"] == "LIVE"
-    with urllib.request.urlopen(
-        f"{live_server}/api/model_registry/v1/registered_models/{created['id']}"
-    ) as answer:
+    read = urllib.request.Request(
+        f"{live_server}/api/model_registry/v1/registered_models/{created['id']}",
+        headers={"Authorization": f"Bearer {live_admin_token}"},
+    )
+    with urllib.request.urlopen(read) as answer:
         assert json.load(answer) == created
 
 
 @pytest.mark.clients
-def test_python_client_example(live_server: str, tmp_path: Path) -> None:
+def test_python_client_example(live_server: str, live_admin_token: str, tmp_path: Path) -> None:
     [example] = [block for block in _blocks("python") if "ModelRegistry(" in block]
     host, port = live_server.rsplit(":", 1)
     documented_call = '"http://127.0.0.1", 8080'
@@ -59,7 +63,12 @@ def test_python_client_example(live_server: str, tmp_path: Path) -> None:
     script = tmp_path / "example.py"
     script.write_text(example.replace(documented_call, f'"{host}", {port}'), encoding="utf-8")
     venv = ensure_client("0.3.18")
-    env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+    env = {
+        **os.environ,
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+        "MODELSHELF_TOKEN": live_admin_token,
+    }
     result = subprocess.run(
         [str(venv.python), str(script)], capture_output=True, text=True, timeout=120, env=env, check=False
     )
@@ -74,9 +83,11 @@ def _free_port() -> int:
 
 
 def test_make_serve_serves(tmp_path: Path) -> None:
-    """`make serve` in this checkout (its venv already installed by `make test`) answers on the port given."""
+    """`make serve` in this checkout (its venv already installed by `make test`) answers on the port given,
+    says how to get a token, and on its empty database prints the admin's token, which then works."""
     port = _free_port()
-    env = {**os.environ, "MODELSHELF_PORT": str(port), "MODELSHELF_DATA_DIR": str(tmp_path / "data")}
+    env = {k: v for k, v in os.environ.items() if k != "MODELSHELF_ADMIN_TOKEN"}
+    env |= {"MODELSHELF_PORT": str(port), "MODELSHELF_DATA_DIR": str(tmp_path / "data")}
     log = tmp_path / "serve.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
@@ -99,6 +110,17 @@ def test_make_serve_serves(tmp_path: Path) -> None:
         else:
             pytest.fail(f"make serve did not become ready:\n{log.read_text(errors='replace')}")
         assert (tmp_path / "data" / "modelshelf.db").exists()  # SQLite in the data directory
+        output = log.read_text(errors="replace")
+        assert "token create" in output  # how to get more tokens
+        [token] = re.findall(r"^    (msh_[A-Za-z0-9_-]{43})$", output, flags=re.MULTILINE)
+        models = f"http://127.0.0.1:{port}/api/model_registry/v1/registered_models"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(models, timeout=5)
+        refused.value.close()
+        assert refused.value.code == 401
+        authorized = urllib.request.Request(models, headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(authorized, timeout=5) as answer:
+            assert json.load(answer)["items"] == []
     finally:
         os.killpg(process.pid, 15)
         process.wait(timeout=30)

@@ -40,11 +40,16 @@ OPERATIONS = [
 
 
 @pytest.fixture
-def app(settings: Settings, engine: Engine) -> Starlette:
+def app(settings: Settings, engine: Engine, admin_token: str) -> Starlette:
     app = create_app(settings, engine)
-    with TestClient(app) as client:
+    with TestClient(app, headers=_auth(admin_token)) as client:
         _seed(client)
+    app.state.test_headers = _auth(admin_token)
     return app
+
+
+def _auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 def _seed(client: TestClient) -> None:
@@ -117,6 +122,6 @@ def test_operation_conforms_to_the_schema(app: Starlette, method: str, path: str
         derandomize=True,  # the same requests on every run: a failure here is never a fluke
     )
     def check(case: schemathesis.Case) -> None:
-        case.call_and_validate(checks=CHECKS)
+        case.call_and_validate(checks=CHECKS, headers=app.state.test_headers)
 
     check()

@@ -6,10 +6,11 @@ import orjson
 from sqlalchemy import Engine
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute
 from starlette.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
+from modelshelf.api.access import OpenMount, OpenRoute
 from modelshelf.api.kubeflow.openapi import document
 from modelshelf.store import migrate
 
@@ -52,10 +53,11 @@ def routes(engine: Engine) -> list[BaseRoute]:
         return Response(_DOCS_INIT, media_type="text/javascript")
 
     return [
-        Route("/healthz", healthz, methods=["GET"]),
-        Route("/readyz", readyz, methods=["GET"]),
-        Route("/openapi.json", openapi, methods=["GET"]),
-        Route("/docs", docs, methods=["GET"]),
-        Route("/docs/init.js", docs_init, methods=["GET"]),
-        Mount("/docs/static", app=StaticFiles(directory=swagger_ui_path), name="swagger-ui"),
+        # Open to anyone: probes carry no credentials, and the API description holds no data.
+        OpenRoute("/healthz", healthz, methods=["GET"]),
+        OpenRoute("/readyz", readyz, methods=["GET"]),
+        OpenRoute("/openapi.json", openapi, methods=["GET"]),
+        OpenRoute("/docs", docs, methods=["GET"]),
+        OpenRoute("/docs/init.js", docs_init, methods=["GET"]),
+        OpenMount("/docs/static", app=StaticFiles(directory=swagger_ui_path), name="swagger-ui"),
     ]

@@ -1,14 +1,21 @@
-"""`modelshelf` command line: serve, db upgrade, db check."""
+"""`modelshelf` command line: serve, db, and the user / team / token / audit commands."""
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import sys
 from dataclasses import replace
 
+from sqlalchemy import Engine
+
+from modelshelf.cli import accounts as accounts_cli
+from modelshelf.errors import Conflict, RegistryError
+from modelshelf.services import accounts
 from modelshelf.settings import Settings
 from modelshelf.store import migrate
 from modelshelf.store.engine import connect
+from modelshelf.store.session import Database
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,11 +27,17 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, help="port to bind (default 8080, or MODELSHELF_PORT)")
     serve.add_argument("--no-migrate", action="store_true", help="do not apply pending migrations first")
     serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="accept requests without a token, for local experiments (only on a loopback address)",
+    )
 
     db = commands.add_parser("db", help="database schema")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply pending migrations")
     db_commands.add_parser("check", help="exit 1 unless the schema is current")
+    accounts_cli.add_commands(commands)
 
     args = parser.parse_args(argv)
     settings = Settings.from_env()
@@ -33,9 +46,24 @@ def main(argv: list[str] | None = None) -> int:
             settings = replace(settings, host=args.host)
         if args.port:
             settings = replace(settings, port=args.port)
+        if args.no_auth:
+            if not is_loopback(settings.host):
+                print(
+                    f"refusing --no-auth on {settings.host}: without authentication the server may only "
+                    "listen on a loopback address (127.0.0.1, ::1 or localhost)",
+                    file=sys.stderr,
+                )
+                return 2
+            settings = replace(settings, auth=False)
         return _serve(settings, migrate_first=not args.no_migrate, access_log=args.access_log)
     engine = connect(settings.effective_database_url)
     try:
+        if args.command != "db":
+            if not migrate.is_current(engine):
+                print("database schema is not current: run 'modelshelf db upgrade'", file=sys.stderr)
+                return 1
+            accounts_cli.run(Database(engine), args)
+            return 0
         if args.db_command == "upgrade":
             migrate.upgrade(engine)
             print(f"database at revision {migrate.current_revision(engine)}")
@@ -49,8 +77,20 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    except RegistryError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     finally:
         engine.dispose()
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _serve(settings: Settings, *, migrate_first: bool, access_log: bool) -> int:
@@ -64,6 +104,14 @@ def _serve(settings: Settings, *, migrate_first: bool, access_log: bool) -> int:
     elif not migrate.is_current(engine):
         print("database schema is not current: run 'modelshelf db upgrade'", file=sys.stderr)
         return 1
+    if settings.auth:
+        try:
+            _bootstrap(engine, settings)
+        except RegistryError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    else:
+        print("WARNING: authentication is off (--no-auth): anyone who can connect may read and write.")
     app = create_app(settings, engine)
     uvicorn.run(
         app,
@@ -75,6 +123,28 @@ def _serve(settings: Settings, *, migrate_first: bool, access_log: bool) -> int:
         access_log=access_log,
     )
     return 0
+
+
+def _bootstrap(engine: Engine, settings: Settings) -> None:
+    """Make sure somebody can log in: on an empty database, create the admin and its token."""
+    given = settings.admin_token
+    try:
+        with Database(engine).write() as conn:
+            secret = accounts.bootstrap_admin(conn, given)
+            ignored = given is not None and not accounts.token_exists(conn, given)
+    except Conflict:
+        return  # another process bootstrapped the same database a moment ago
+    if secret is not None:
+        # The terminal, not a log: the one time this secret is shown. It is not stored anywhere in clear.
+        print(
+            f"\nCreated the admin user '{accounts.ADMIN_USER}'. Its token, shown only this once:\n\n"
+            f"    {secret}\n\n"
+            "Send it as 'Authorization: Bearer <token>'. Make tokens for others with\n"
+            "'modelshelf token create <user> --name <what for> --scope models:read'.\n",
+            flush=True,
+        )
+    elif ignored:
+        print("note: MODELSHELF_ADMIN_TOKEN is ignored: this database already has users", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, text
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def _config(engine: Engine) -> Config:
+def config(engine: Engine) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["engine"] = engine
@@ -21,7 +21,7 @@ def _config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    command.upgrade(_config(engine), revision)
+    command.upgrade(config(engine), revision)
 
 
 def head_revision() -> str | None:

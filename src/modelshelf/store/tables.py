@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 from modelshelf.domain.entities import NAME_MAX
@@ -181,6 +182,68 @@ custom_property = Table(
     Index("ix_custom_property_int", "entity_table", "name", "int_value"),
     Index("ix_custom_property_double", "entity_table", "name", "double_value"),
     Index("ix_custom_property_bool", "entity_table", "name", "bool_value"),
+)
+
+# --- principals, tokens, audit -----------------------------------------------------------------------
+
+user = Table(
+    "user_account",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(NAME_MAX), nullable=False, unique=True),
+    Column("is_admin", Boolean, nullable=False, server_default=false()),
+    Column("disabled", Boolean, nullable=False, server_default=false()),
+    Column("create_time", BigInteger, nullable=False),
+)
+
+team = Table(
+    "team",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(NAME_MAX), nullable=False, unique=True),
+    Column("disabled", Boolean, nullable=False, server_default=false()),
+    Column("create_time", BigInteger, nullable=False),
+)
+
+team_member = Table(
+    "team_member",
+    metadata,
+    Column("team_id", Integer, ForeignKey("team.id"), primary_key=True),
+    Column("user_id", Integer, ForeignKey("user_account.id"), primary_key=True),
+    Column("role", String(16), nullable=False),  # owner | member
+    Index("ix_team_member_user_id", "user_id"),
+)
+
+api_token = Table(
+    "api_token",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("user_account.id"), nullable=False),
+    Column("name", String(NAME_MAX), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),  # sha256 hex of the whole token
+    Column("display_prefix", String(16), nullable=False),
+    Column("scopes", Text, nullable=False),  # space-separated
+    Column("create_time", BigInteger, nullable=False),
+    Column("expire_time", BigInteger),
+    Column("last_used_time", BigInteger),
+    Column("revoke_time", BigInteger),
+    UniqueConstraint("user_id", "name"),
+)
+
+audit_event = Table(
+    "audit_event",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("time", BigInteger, nullable=False),
+    Column("principal", String(NAME_MAX)),  # the user's name; NULL for the CLI and --no-auth
+    Column("token_id", Integer, ForeignKey("api_token.id")),
+    Column("via", String(16), nullable=False),  # api | cli | no-auth
+    Column("action", String(64), nullable=False),
+    Column("entity_type", String(64), nullable=False),
+    Column("entity_id", String(NAME_MAX)),
+    Column("detail", Text),  # JSON object, or NULL
+    Index("ix_audit_event_principal_id", "principal", "id"),
+    Index("ix_audit_event_entity", "entity_type", "entity_id", "id"),
 )
 
 BY_NAME: dict[str, Table] = {

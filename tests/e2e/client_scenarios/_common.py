@@ -1,6 +1,7 @@
 """Helpers for the scenario scripts, which run INSIDE a client venv (import `model_registry`), not pytest.
 
-A scenario is `python <scenario>.py SERVER_URL NAME_PREFIX` (or env `MR_URL` / `MR_PREFIX`).
+A scenario is `python <scenario>.py SERVER_URL NAME_PREFIX` (or env `MR_URL` / `MR_PREFIX`), with the
+token to connect with in env `MR_TOKEN` (and a read-only one in `MR_READ_TOKEN`).
 Exit codes: 0 = every check passed; 1 = a check failed or something raised (message on stderr).
 """
 
@@ -32,11 +33,14 @@ class Scenario:
         self.prefix = args[1] if len(args) > 1 else os.environ.get("MR_PREFIX", "")
         if not self.url or not self.prefix:
             self.abort(f"usage: {name}.py SERVER_URL NAME_PREFIX (or env MR_URL, MR_PREFIX)")
+        self.token = os.environ.get("MR_TOKEN", "")
+        self.read_token = os.environ.get("MR_READ_TOKEN", "")
         self.checks = 0
 
     # -- connection ------------------------------------------------------------------------------------------
 
-    def connect(self, author: str = "e2e-author") -> Any:
+    def connect(self, author: str = "e2e-author", token: str | None = None) -> Any:
+        """A client as a user would make one: `user_token=` the scenario's token unless another is given."""
         from model_registry import ModelRegistry
 
         url = urlparse(self.url)
@@ -49,6 +53,7 @@ class Scenario:
                 author=author,
                 is_secure=url.scheme == "https",
                 log_level=logging.ERROR,  # not the "port is not 80" hint
+                user_token=self.token if token is None else token,
             )
 
     # -- checks ----------------------------------------------------------------------------------------------

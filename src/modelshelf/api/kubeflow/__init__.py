@@ -4,22 +4,32 @@ from __future__ import annotations
 
 from starlette.routing import Mount, Route
 
-from modelshelf.api.kubeflow.errors import guarded
+from modelshelf.api.access import Gate, protect, requires
+from modelshelf.api.errors import guarded
 from modelshelf.api.kubeflow.openapi import V1, V1ALPHA3
-from modelshelf.api.kubeflow.router import SegmentRouter
 from modelshelf.api.kubeflow.routes import KubeflowAPI
+from modelshelf.api.router import SegmentRouter
+from modelshelf.auth.tokens import Scope
 from modelshelf.store.session import Database
 
+# Reads need models:read; every write (POST creates or upserts, PATCH updates) needs models:write. A route
+# with another method has no decision here, and the app refuses to start.
+ACCESS = {
+    "GET": requires(Scope.MODELS_READ),
+    "POST": requires(Scope.MODELS_WRITE),
+    "PATCH": requires(Scope.MODELS_WRITE),
+}
 
-def mounts(database: Database, max_body_bytes: int) -> list[Mount]:
+
+def mounts(database: Database, max_body_bytes: int, gate: Gate) -> list[Mount]:
     """Every operation under both prefixes, each prefix with its own segment-indexed router."""
     out = []
     for prefix, version in ((V1, "v1"), (V1ALPHA3, "v1alpha3")):
         table = []
         for route in KubeflowAPI(database, version, max_body_bytes).routes():
             assert isinstance(route, Route) and route.methods
-            table += [
-                (method, route.path, guarded(route.endpoint)) for method in route.methods if method != "HEAD"
-            ]
+            for method in sorted(route.methods - {"HEAD"}):
+                access = ACCESS[method]
+                table.append((method, route.path, guarded(protect(route.endpoint, access, gate)), access))
         out.append(Mount(prefix, app=SegmentRouter(table)))
     return out

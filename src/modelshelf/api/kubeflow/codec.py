@@ -185,15 +185,6 @@ def decode(
     return out
 
 
-def loads(raw: bytes) -> object:
-    if not raw.strip():
-        raise InvalidArgument("request body is empty; a JSON object is required")
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidArgument(f"malformed JSON body: {exc}") from None
-
-
 # --- rendering ---------------------------------------------------------------------------------------
 
 Renderer = Callable[[Row], dict[str, Any]]

@@ -36,6 +36,17 @@ def document() -> dict[str, Any]:
         "description": "The request body is larger than the server accepts.",
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
     }
+    components["Forbidden"] = {
+        "description": "The token is valid but lacks the scope this operation needs.",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+    spec["components"]["securitySchemes"]["Bearer"] = {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "opaque",
+        "description": "A modelshelf API token (msh_...). Reads need the models:read scope, writes "
+        "models:write. `Authorization: token <token>` is accepted too.",
+    }
     _pin_artifact_types(spec["components"]["schemas"])
     paths: dict[str, Any] = {}
     for path, item in spec["paths"].items():
@@ -55,7 +66,7 @@ def document() -> dict[str, Any]:
 
 
 def _document_responses(method: str, responses: dict[str, Any]) -> None:
-    wanted = {"400": "BadRequest", "404": "NotFound"}
+    wanted = {"400": "BadRequest", "401": "Unauthorized", "403": "Forbidden", "404": "NotFound"}
     if method in ("post", "patch"):
         wanted |= {"409": "Conflict", "413": "PayloadTooLarge"}
     if method == "post":

@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from modelshelf.api.access import principal_of
+from modelshelf.api.http import JSON, read_json
 from modelshelf.api.kubeflow import codec, params
 from modelshelf.api.kubeflow.codec import Renderer
 from modelshelf.domain.entities import (
@@ -27,8 +28,8 @@ from modelshelf.domain.entities import (
     SERVING_ENVIRONMENT,
     Entity,
 )
-from modelshelf.errors import InvalidArgument, NotFound, PayloadTooLarge
-from modelshelf.services import artifacts, models, records, serving
+from modelshelf.errors import InvalidArgument, NotFound
+from modelshelf.services import artifacts, audit, models, records, serving
 from modelshelf.store.repository import Page, Row
 from modelshelf.store.session import Database, Session
 
@@ -38,13 +39,6 @@ OUTPUT_ONLY = {
     "v1": ("id", "createTimeSinceEpoch", "lastUpdateTimeSinceEpoch"),
     "v1alpha3": ("id", "createTimeSinceEpoch", "lastUpdateTimeSinceEpoch", "experimentId", "experimentRunId"),
 }
-
-
-class JSON(Response):
-    media_type = "application/json"
-
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
 
 
 class KubeflowAPI:
@@ -91,17 +85,13 @@ class KubeflowAPI:
         )
 
     async def body(self, request: Request) -> object:
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            raise PayloadTooLarge(f"request body exceeds {self.max_body_bytes} bytes")
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                raise PayloadTooLarge(f"request body exceeds {self.max_body_bytes} bytes")
-            chunks.append(chunk)
-        return codec.loads(b"".join(chunks))
+        return await read_json(request, self.max_body_bytes)
+
+    def audited(self, conn: Session, request: Request, entity: Entity, row: Row, *, created: bool) -> Row:
+        """Record the write in the audit trail, in its transaction; artifacts of every type are "artifact"."""
+        kind = "artifact" if entity.table == "artifact" else entity.table
+        audit.record(conn, principal_of(request), "create" if created else "update", kind, row["id"])
+        return row
 
     def read(self) -> Session:
         return self.database.read()
@@ -123,7 +113,8 @@ class KubeflowAPI:
         async def handler(request: Request) -> Response:
             values = codec.decode(await self.body(request), entity, entity.create_fields)
             with self.write() as conn:
-                return self.one(entity, create(conn, values), 201)
+                row = self.audited(conn, request, entity, create(conn, values), created=True)
+                return self.one(entity, row, 201)
 
         return handler
 
@@ -142,7 +133,8 @@ class KubeflowAPI:
             id_ = params.path_id(request, param)
             values = codec.decode(await self.body(request), entity, entity.update_fields)
             with self.write() as conn:
-                return self.one(entity, apply(conn, id_, values))
+                row = self.audited(conn, request, entity, apply(conn, id_, values), created=False)
+                return self.one(entity, row)
 
         return handler
 
@@ -168,12 +160,16 @@ class KubeflowAPI:
         entity = artifacts.entity_for(_artifact_type_of(body))
         values = codec.decode(body, entity, entity.create_fields)
         with self.write() as conn:
-            return self.one(entity, artifacts.create(conn, entity, values), 201)
+            row = self.audited(conn, request, entity, artifacts.create(conn, entity, values), created=True)
+            return self.one(entity, row, 201)
 
     async def create_model_artifact(self, request: Request) -> Response:
         values = codec.decode(await self.body(request), MODEL_ARTIFACT, MODEL_ARTIFACT.create_fields)
         with self.write() as conn:
-            return self.one(MODEL_ARTIFACT, artifacts.create(conn, MODEL_ARTIFACT, values), 201)
+            row = artifacts.create(conn, MODEL_ARTIFACT, values)
+            return self.one(
+                MODEL_ARTIFACT, self.audited(conn, request, MODEL_ARTIFACT, row, created=True), 201
+            )
 
     async def update_artifact(self, request: Request) -> Response:
         id_ = params.path_id(request)
@@ -181,7 +177,10 @@ class KubeflowAPI:
         entity = artifacts.entity_for(_artifact_type_of(body))
         values = codec.decode(body, entity, entity.update_fields)
         with self.write() as conn:
-            return self.one(entity, artifacts.update(conn, id_, entity, values))
+            row = self.audited(
+                conn, request, entity, artifacts.update(conn, id_, entity, values), created=False
+            )
+            return self.one(entity, row)
 
     async def get_artifact(self, request: Request) -> Response:
         id_ = params.path_id(request)
@@ -199,6 +198,7 @@ class KubeflowAPI:
         values = codec.decode(body, entity, entity.create_fields | entity.update_fields, self.output_only)
         with self.write() as conn:
             row, created = artifacts.upsert_into_model_version(conn, version_id, entity, id_, values)
+            self.audited(conn, request, entity, row, created=created)
             return self.one(entity, row, 201 if created else 200)
 
     async def upsert_model_version(self, request: Request) -> Response:
@@ -218,6 +218,7 @@ class KubeflowAPI:
             )
         with self.write() as conn:
             row = models.upsert_model_version(conn, model_id, id_, values)
+            self.audited(conn, request, MODEL_VERSION, row, created=id_ is None)
             return self.one(MODEL_VERSION, row, 201 if id_ is None else 200)
 
     async def create_environment_service(self, request: Request) -> Response:
@@ -229,13 +230,17 @@ class KubeflowAPI:
                 f"{environment_id} in the path"
             )
         with self.write() as conn:
-            return self.one(INFERENCE_SERVICE, serving.create_inference_service(conn, values), 201)
+            row = serving.create_inference_service(conn, values)
+            return self.one(
+                INFERENCE_SERVICE, self.audited(conn, request, INFERENCE_SERVICE, row, created=True), 201
+            )
 
     async def create_serve(self, request: Request) -> Response:
         service_id = params.path_id(request, "service_id")
         values = codec.decode(await self.body(request), SERVE_MODEL, SERVE_MODEL.create_fields)
         with self.write() as conn:
-            return self.one(SERVE_MODEL, serving.create_serve(conn, service_id, values), 201)
+            row = serving.create_serve(conn, service_id, values)
+            return self.one(SERVE_MODEL, self.audited(conn, request, SERVE_MODEL, row, created=True), 201)
 
     async def inference_service_model(self, request: Request) -> Response:
         id_ = params.path_id(request, "service_id")

@@ -20,14 +20,22 @@ Template = tuple[str, ...]  # literal segments, or "{name}" for a parameter
 
 
 class SegmentRouter:
-    def __init__(self, routes: Sequence[tuple[str, str, Handler]]) -> None:
-        """`routes` are (method, path template below the mount point, handler)."""
+    def __init__(self, routes: Sequence[tuple[str, str, Handler, object]]) -> None:
+        """`routes` are (method, path template below the mount point, handler, access decision).
+
+        The router only keeps the decision so that `table()` can report it; the handler enforces it.
+        """
+        self._table = [(method, path, decision) for method, path, _, decision in routes]
         by_template: dict[Template, dict[str, Handler]] = defaultdict(dict)
-        for method, path, handler in routes:
+        for method, path, handler, _ in routes:
             by_template[tuple(path.strip("/").split("/"))][method] = handler
         self._index: dict[tuple[int, str], list[tuple[Template, dict[str, Handler]]]] = defaultdict(list)
         for template, handlers in by_template.items():
             self._index[(len(template), template[0])].append((template, handlers))
+
+    def table(self) -> list[tuple[str, str, object]]:
+        """(method, path template, access decision) of every route."""
+        return list(self._table)
 
     def match(self, path: str) -> tuple[dict[str, Handler], dict[str, str]] | None:
         """The handlers of the template `path` (below the prefix) fits, and the path parameters."""

@@ -1,4 +1,7 @@
-"""Domain errors -> Kubeflow's error body `{code, message}`, where `code` is the HTTP reason phrase."""
+"""Domain errors -> the `{code, message}` body of the Kubeflow face (and of our admin face, which follows it).
+
+`code` is the HTTP reason phrase, as upstream writes it.
+"""
 
 from __future__ import annotations
 
@@ -37,7 +40,9 @@ def status_of(exc: Exception) -> int:
 def error_response(status: int, message: str) -> Response:
     # 422 keeps upstream's "Bad Request" code: the Kubeflow server reports missing fields that way.
     code = "Bad Request" if status == 422 else HTTPStatus(status).phrase
-    return Response(orjson.dumps({"code": code, "message": message}), status, media_type="application/json")
+    headers = {"WWW-Authenticate": 'Bearer realm="modelshelf"'} if status == 401 else None
+    body = orjson.dumps({"code": code, "message": message})
+    return Response(body, status, headers=headers, media_type="application/json")
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:

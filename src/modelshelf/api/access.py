@@ -1,0 +1,115 @@
+"""Who may call each route: every route carries an explicit decision, checked before its handler runs.
+
+A face registers each handler with an `Access` (public, or a scope it requires) and wraps it with
+`protect`, which authenticates the request and checks the scope before the handler runs. `route_table`
+lists every route of an app with its decision, so a test can check all of them, and a route added without
+one shows up there as undecided.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount, Route
+
+from modelshelf.api.router import SegmentRouter
+from modelshelf.auth.principal import ANONYMOUS, Principal
+from modelshelf.auth.tokens import Scope
+from modelshelf.errors import Forbidden
+from modelshelf.services import authn
+from modelshelf.store.session import Database
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class Access:
+    """A route's decision: open to anyone, or needing a valid token that grants `scope`."""
+
+    scope: Scope | None
+    public: bool = False
+
+
+PUBLIC = Access(scope=None, public=True)
+
+
+def requires(scope: Scope) -> Access:
+    return Access(scope=scope)
+
+
+class Gate:
+    """Authenticates requests for one app; with auth off, everyone is the anonymous principal."""
+
+    def __init__(self, database: Database, *, enabled: bool) -> None:
+        self.database = database
+        self.enabled = enabled
+
+    def admit(self, request: Request, access: Access) -> Principal:
+        if not self.enabled:
+            return ANONYMOUS
+        principal = authn.authenticate(self.database, request.headers.get("authorization"))
+        if access.scope is not None and not principal.may(access.scope):
+            raise Forbidden(f"this token lacks the '{access.scope}' scope")
+        return principal
+
+
+def protect(handler: Handler, access: Access, gate: Gate) -> Handler:
+    """`handler`, run only for a caller `access` lets in; the principal is left in the request scope."""
+    if access.public:
+        return handler
+
+    async def endpoint(request: Request) -> Response:
+        request.scope["principal"] = gate.admit(request, access)
+        return await handler(request)
+
+    return endpoint
+
+
+def principal_of(request: Request) -> Principal:
+    principal = request.scope.get("principal")
+    if not isinstance(principal, Principal):
+        raise RuntimeError("handler reached without a principal: it was not wrapped by protect()")
+    return principal
+
+
+class OpenRoute(Route):
+    """A Starlette route that needs no credentials (health, docs): the decision is in the type."""
+
+    access = PUBLIC
+
+
+class OpenMount(Mount):
+    access = PUBLIC
+
+
+@dataclass(frozen=True)
+class RouteDecision:
+    method: str
+    path: str
+    access: Access | None  # None: nobody decided, which the authorization test refuses
+
+
+def route_table(app: Starlette) -> Iterator[RouteDecision]:
+    """Every method and path the app serves, with its access decision."""
+    yield from _walk(app.routes, "")
+
+
+def _walk(routes: list[BaseRoute], prefix: str) -> Iterator[RouteDecision]:
+    for route in routes:
+        access: Any = getattr(route, "access", None)
+        if isinstance(route, Mount) and isinstance(route.app, SegmentRouter):
+            for method, path, decided in route.app.table():
+                decision = decided if isinstance(decided, Access) else None
+                yield RouteDecision(method, prefix + route.path + path, decision)
+        elif isinstance(route, Mount):
+            yield RouteDecision("GET", prefix + route.path + "/{path}", access)
+        elif isinstance(route, Route):
+            for method in sorted((route.methods or set()) - {"HEAD"}):
+                yield RouteDecision(method, prefix + route.path, access)
+        else:
+            yield RouteDecision("*", prefix + str(getattr(route, "path", route)), None)

@@ -1,0 +1,265 @@
+"""The admin API under `/api/admin/v1`: users, teams, tokens and the audit trail. Every route needs `admin`.
+
+Errors use the Kubeflow face's `{code, message}` body, so one client-side error handler serves both.
+Times are ISO 8601 in UTC. A token's secret appears once, in the response that creates it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount
+
+from modelshelf.api.access import Gate, principal_of, protect, requires
+from modelshelf.api.errors import guarded
+from modelshelf.api.http import JSON, read_json
+from modelshelf.api.router import SegmentRouter
+from modelshelf.auth.tokens import Scope
+from modelshelf.errors import InvalidArgument, shown
+from modelshelf.services import accounts, audit
+from modelshelf.services.accounts import Team
+from modelshelf.store.repository import Row
+from modelshelf.store.session import Database
+
+PREFIX = "/api/admin/v1"
+ADMIN = requires(Scope.ADMIN)
+
+
+def iso(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def user_json(row: Row) -> dict[str, Any]:
+    return {
+        "name": row["name"],
+        "admin": bool(row["is_admin"]),
+        "disabled": bool(row["disabled"]),
+        "createdAt": iso(row["create_time"]),
+    }
+
+
+def team_json(team: Team) -> dict[str, Any]:
+    return {
+        "name": team.row["name"],
+        "disabled": bool(team.row["disabled"]),
+        "createdAt": iso(team.row["create_time"]),
+        "members": [{"user": m["name"], "role": m["role"]} for m in team.members],
+    }
+
+
+def token_json(row: Row) -> dict[str, Any]:
+    return {
+        "id": str(row["id"]),
+        "user": row["user_name"],
+        "name": row["name"],
+        "prefix": row["display_prefix"],
+        "scopes": row["scopes"].split(),
+        "createdAt": iso(row["create_time"]),
+        "expiresAt": iso(row["expire_time"]),
+        "lastUsedAt": iso(row["last_used_time"]),
+        "revokedAt": iso(row["revoke_time"]),
+    }
+
+
+def event_json(row: Row) -> dict[str, Any]:
+    return {
+        "id": str(row["id"]),
+        "time": iso(row["time"]),
+        "principal": row["principal"],
+        "via": row["via"],
+        "tokenId": None if row["token_id"] is None else str(row["token_id"]),
+        "action": row["action"],
+        "entityType": row["entity_type"],
+        "entityId": row["entity_id"],
+        "detail": None if row["detail"] is None else orjson.loads(row["detail"]),
+    }
+
+
+def _object(body: object, allowed: set[str]) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise InvalidArgument("request body must be a JSON object")
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise InvalidArgument(f"unknown field {shown(unknown[0])}: expected {', '.join(sorted(allowed))}")
+    return body
+
+
+def _bool(body: dict[str, Any], key: str) -> bool | None:
+    value = body.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise InvalidArgument(f"{key} must be true or false")
+    return value
+
+
+def _token_id(request: Request) -> int:
+    text = request.path_params["token_id"]
+    if not text.isdigit() or len(text) > 10:
+        raise InvalidArgument(f"invalid token id {shown(text)}")
+    return int(text)
+
+
+class AdminAPI:
+    def __init__(self, database: Database, max_body_bytes: int) -> None:
+        self.database = database
+        self.max_body_bytes = max_body_bytes
+
+    async def body(self, request: Request, allowed: set[str]) -> dict[str, Any]:
+        return _object(await read_json(request, self.max_body_bytes), allowed)
+
+    # --- users ---------------------------------------------------------------------------------------
+
+    async def list_users(self, _request: Request) -> Response:
+        with self.database.read() as conn:
+            return JSON({"items": [user_json(r) for r in accounts.list_users(conn)]})
+
+    async def create_user(self, request: Request) -> Response:
+        body = await self.body(request, {"name", "admin"})
+        admin = _bool(body, "admin") or False
+        with self.database.write() as conn:
+            row = accounts.create_user(conn, body.get("name"), admin=admin, actor=principal_of(request))
+            return JSON(user_json(row), 201)
+
+    async def get_user(self, request: Request) -> Response:
+        with self.database.read() as conn:
+            return JSON(user_json(accounts.must_get_user(conn, request.path_params["name"])))
+
+    async def update_user(self, request: Request) -> Response:
+        body = await self.body(request, {"disabled", "admin"})
+        with self.database.write() as conn:
+            row = accounts.update_user(
+                conn,
+                request.path_params["name"],
+                disabled=_bool(body, "disabled"),
+                admin=_bool(body, "admin"),
+                actor=principal_of(request),
+            )
+            return JSON(user_json(row))
+
+    # --- teams ---------------------------------------------------------------------------------------
+
+    async def list_teams(self, _request: Request) -> Response:
+        with self.database.read() as conn:
+            return JSON({"items": [team_json(t) for t in accounts.list_teams(conn)]})
+
+    async def create_team(self, request: Request) -> Response:
+        body = await self.body(request, {"name"})
+        with self.database.write() as conn:
+            return JSON(
+                team_json(accounts.create_team(conn, body.get("name"), actor=principal_of(request))), 201
+            )
+
+    async def get_team(self, request: Request) -> Response:
+        with self.database.read() as conn:
+            return JSON(team_json(accounts.get_team(conn, request.path_params["name"])))
+
+    async def update_team(self, request: Request) -> Response:
+        body = await self.body(request, {"disabled"})
+        with self.database.write() as conn:
+            team = accounts.update_team(
+                conn,
+                request.path_params["name"],
+                disabled=_bool(body, "disabled"),
+                actor=principal_of(request),
+            )
+            return JSON(team_json(team))
+
+    async def set_member(self, request: Request) -> Response:
+        body = await self.body(request, {"role"})
+        p = request.path_params
+        with self.database.write() as conn:
+            team = accounts.set_member(
+                conn, p["name"], p["user"], body.get("role", "member"), actor=principal_of(request)
+            )
+            return JSON(team_json(team))
+
+    async def remove_member(self, request: Request) -> Response:
+        p = request.path_params
+        with self.database.write() as conn:
+            return JSON(
+                team_json(accounts.remove_member(conn, p["name"], p["user"], actor=principal_of(request)))
+            )
+
+    # --- tokens --------------------------------------------------------------------------------------
+
+    async def list_tokens(self, request: Request) -> Response:
+        with self.database.read() as conn:
+            rows = accounts.list_tokens(conn, request.query_params.get("user"))
+            return JSON({"items": [token_json(r) for r in rows]})
+
+    async def create_token(self, request: Request) -> Response:
+        body = await self.body(request, {"user", "name", "scopes", "expiresInDays"})
+        user = body.get("user")
+        if not isinstance(user, str):
+            raise InvalidArgument("user is required: the name of the user who will hold the token")
+        with self.database.write() as conn:
+            row, secret = accounts.create_token(
+                conn,
+                user,
+                body.get("name"),
+                body.get("scopes"),
+                expires_in_days=body.get("expiresInDays"),
+                actor=principal_of(request),
+            )
+            return JSON({**token_json(row), "token": secret}, 201)
+
+    async def get_token(self, request: Request) -> Response:
+        with self.database.read() as conn:
+            return JSON(token_json(accounts.must_get_token(conn, _token_id(request))))
+
+    async def revoke_token(self, request: Request) -> Response:
+        with self.database.write() as conn:
+            return JSON(
+                token_json(accounts.revoke_token(conn, _token_id(request), actor=principal_of(request)))
+            )
+
+    # --- audit ---------------------------------------------------------------------------------------
+
+    async def list_audit(self, request: Request) -> Response:
+        q = request.query_params
+        entity_type, entity_id = audit.parse_entity(q["entity"]) if q.get("entity") else (None, None)
+        page_size = q.get("pageSize", str(audit.DEFAULT_PAGE))
+        if not page_size.isdigit() or len(page_size) > 6:
+            raise InvalidArgument(f"pageSize must be between 1 and {audit.MAX_PAGE}")
+        query = audit.AuditQuery(
+            principal=q.get("principal"),
+            via=q.get("via"),
+            entity_type=entity_type,
+            entity_id=entity_id,
+            page_size=int(page_size),
+            page_token=q.get("nextPageToken", ""),
+        )
+        with self.database.read() as conn:
+            page = audit.events(conn, query)
+        return JSON({"items": [event_json(r) for r in page.events], "nextPageToken": page.next_page_token})
+
+    def table(self) -> list[tuple[str, str, Callable[[Request], Any]]]:
+        return [
+            ("GET", "/users", self.list_users),
+            ("POST", "/users", self.create_user),
+            ("GET", "/users/{name}", self.get_user),
+            ("PATCH", "/users/{name}", self.update_user),
+            ("GET", "/teams", self.list_teams),
+            ("POST", "/teams", self.create_team),
+            ("GET", "/teams/{name}", self.get_team),
+            ("PATCH", "/teams/{name}", self.update_team),
+            ("PUT", "/teams/{name}/members/{user}", self.set_member),
+            ("DELETE", "/teams/{name}/members/{user}", self.remove_member),
+            ("GET", "/tokens", self.list_tokens),
+            ("POST", "/tokens", self.create_token),
+            ("GET", "/tokens/{token_id}", self.get_token),
+            ("DELETE", "/tokens/{token_id}", self.revoke_token),
+            ("GET", "/audit", self.list_audit),
+        ]
+
+
+def mounts(database: Database, max_body_bytes: int, gate: Gate) -> list[Mount]:
+    api = AdminAPI(database, max_body_bytes)
+    routes = [(m, path, guarded(protect(handler, ADMIN, gate)), ADMIN) for m, path, handler in api.table()]
+    return [Mount(PREFIX, app=SegmentRouter(routes))]

@@ -1,0 +1,1 @@
+"""Principals, scoped tokens and what each scope allows."""

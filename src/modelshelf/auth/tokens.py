@@ -1,0 +1,54 @@
+"""Opaque API tokens: random, prefixed so secret scanners find them, stored only as a hash.
+
+A token is `msh_` + 43 characters of base64url (32 random bytes). The database keeps SHA-256 of the whole
+token and looks it up by that hash alone: there is no "right id, wrong secret" case whose timing could
+tell an attacker which part was wrong. A fast hash is enough because the secret has 256 bits of entropy;
+password hashing exists for low-entropy secrets.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import re
+import secrets
+
+PREFIX = "msh_"
+_SHAPE = re.compile(r"msh_[A-Za-z0-9_-]{43}")
+
+
+class Scope(enum.StrEnum):
+    MODELS_READ = "models:read"
+    MODELS_WRITE = "models:write"
+    PROJECTS_CREATE = "projects:create"
+    ADMIN = "admin"
+
+
+def new_token() -> str:
+    return PREFIX + secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def looks_like_token(text: str) -> bool:
+    return _SHAPE.fullmatch(text) is not None
+
+
+def display_prefix(token: str) -> str:
+    """Enough of a token to recognise it in a list, far too little to use it."""
+    return token[: len(PREFIX) + 6]
+
+
+def parse_scopes(values: list[str] | tuple[str, ...] | str) -> frozenset[Scope]:
+    """Scopes from names (`models:read`), comma/space separated or a list; unknown names raise ValueError."""
+    names = values.replace(",", " ").split() if isinstance(values, str) else list(values)
+    scopes = set()
+    for name in names:
+        try:
+            scopes.add(Scope(name))
+        except ValueError:
+            known = ", ".join(s.value for s in Scope)
+            raise ValueError(f"unknown scope {name!r}: known scopes are {known}") from None
+    return frozenset(scopes)

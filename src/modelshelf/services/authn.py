@@ -1,0 +1,67 @@
+"""Authentication: from an Authorization header to a Principal, looked up afresh on every request.
+
+Nothing is cached, so a revoked or expired token, or a disabled user, is refused on the very next request.
+Every way a credential can be wrong gives the same answer, and the lookup by hash costs the same whatever
+is wrong, so neither the message nor the timing tells which part was.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.exc import OperationalError
+
+from modelshelf.auth import tokens
+from modelshelf.auth.principal import Principal, expand
+from modelshelf.auth.tokens import Scope
+from modelshelf.errors import Unauthenticated, Unavailable
+from modelshelf.services.clock import clock
+from modelshelf.store import accounts
+from modelshelf.store.session import Database
+
+log = logging.getLogger("modelshelf.auth")
+
+SCHEMES = ("bearer", "token")  # Kubeflow's client sends Bearer; dvc and Studio scripts send token
+MAX_CREDENTIAL = 512
+LAST_USED_RESOLUTION_MS = 60_000  # last-used times are exact to a minute: at most one write a minute
+
+MISSING = "authentication required: send 'Authorization: Bearer <token>'"
+MALFORMED = "malformed Authorization header: expected 'Bearer <token>' or 'token <token>'"
+INVALID = "invalid, expired or revoked token"
+
+
+def credential(header: str | None) -> str:
+    """The token in an Authorization header value."""
+    if header is None or not header.strip():
+        raise Unauthenticated(MISSING)
+    scheme, _, value = header.strip().partition(" ")
+    value = value.strip()
+    if scheme.lower() not in SCHEMES or not value or " " in value or len(value) > MAX_CREDENTIAL:
+        raise Unauthenticated(MALFORMED)
+    return value
+
+
+def authenticate(database: Database, header: str | None) -> Principal:
+    secret = credential(header)
+    now = clock.now()
+    with database.read() as conn:
+        row = accounts.live_token(conn, tokens.token_hash(secret), now)
+    if row is None:
+        raise Unauthenticated(INVALID)
+    held = frozenset(Scope(s) for s in row["scopes"].split())
+    if not row["is_admin"]:
+        # A user who lost admin rights keeps tokens that name the scope; they no longer grant it.
+        held -= {Scope.ADMIN}
+    last_used = row["last_used_time"]
+    if last_used is None or now - last_used >= LAST_USED_RESOLUTION_MS:
+        _mark_used(database, row["id"], now)
+    return Principal(name=row["name"], user_id=row["user_id"], token_id=row["id"], granted=expand(held))
+
+
+def _mark_used(database: Database, token_id: int, now: int) -> None:
+    """Best effort: a database too busy to note the time must not fail the request it would describe."""
+    try:
+        with database.write() as conn:
+            accounts.mark_used(conn, token_id, now, now - LAST_USED_RESOLUTION_MS)
+    except (Unavailable, OperationalError) as exc:  # locked for too long, or gone away
+        log.warning("could not record the last use of token %d: %s", token_id, exc.__class__.__name__)

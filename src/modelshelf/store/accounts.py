@@ -1,0 +1,207 @@
+"""SQL for users, teams, tokens and the audit trail. Like the rest of the store, nothing here commits."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Select, and_, bindparam, delete, false, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from modelshelf.store.repository import Row, fetch_compiled
+from modelshelf.store.session import Session
+from modelshelf.store.tables import api_token, audit_event, team, team_member, user
+
+
+def _one(conn: Session, query: Select[Any]) -> Row | None:
+    row = conn.sql.execute(query).mappings().first()
+    return None if row is None else dict(row)
+
+
+def _all(conn: Session, query: Select[Any]) -> list[Row]:
+    return [dict(row) for row in conn.sql.execute(query).mappings()]
+
+
+def insert_returning(conn: Session, table: Any, values: Mapping[str, Any]) -> Row | None:
+    """Insert and return the row, or None when a unique constraint refused it.
+
+    After None the transaction is spoiled (PostgreSQL aborts it): the caller raises, and the edge rolls back.
+    """
+    try:
+        return dict(conn.sql.execute(insert(table).values(**values).returning(*table.c)).mappings().one())
+    except IntegrityError:
+        return None
+
+
+# --- users and teams -----------------------------------------------------------------------------------
+
+
+def count_users(conn: Session) -> int:
+    return int(conn.sql.execute(select(func.count()).select_from(user)).scalar_one())
+
+
+def user_by_name(conn: Session, name: str) -> Row | None:
+    return _one(conn, select(user).where(user.c.name == name))
+
+
+def users(conn: Session) -> list[Row]:
+    return _all(conn, select(user).order_by(user.c.name))
+
+
+def update_user(conn: Session, user_id: int, values: Mapping[str, Any]) -> Row:
+    statement = update(user).where(user.c.id == user_id).values(**values).returning(*user.c)
+    return dict(conn.sql.execute(statement).mappings().one())
+
+
+def team_by_name(conn: Session, name: str) -> Row | None:
+    return _one(conn, select(team).where(team.c.name == name))
+
+
+def teams(conn: Session) -> list[Row]:
+    return _all(conn, select(team).order_by(team.c.name))
+
+
+def update_team(conn: Session, team_id: int, values: Mapping[str, Any]) -> Row:
+    statement = update(team).where(team.c.id == team_id).values(**values).returning(*team.c)
+    return dict(conn.sql.execute(statement).mappings().one())
+
+
+def members(conn: Session, team_ids: Sequence[int]) -> list[Row]:
+    """Members of these teams with their names and roles, by team and then by name."""
+    query = (
+        select(team_member.c.team_id, team_member.c.role, user.c.name, user.c.disabled)
+        .join(user, user.c.id == team_member.c.user_id)
+        .where(team_member.c.team_id.in_(team_ids))
+        .order_by(team_member.c.team_id, user.c.name)
+    )
+    return _all(conn, query)
+
+
+def membership(conn: Session, team_id: int, user_id: int) -> Row | None:
+    return _one(
+        conn,
+        select(team_member).where(team_member.c.team_id == team_id, team_member.c.user_id == user_id),
+    )
+
+
+def set_membership(conn: Session, team_id: int, user_id: int, role: str) -> None:
+    if membership(conn, team_id, user_id) is None:
+        conn.sql.execute(insert(team_member).values(team_id=team_id, user_id=user_id, role=role))
+    else:
+        conn.sql.execute(
+            update(team_member)
+            .where(team_member.c.team_id == team_id, team_member.c.user_id == user_id)
+            .values(role=role)
+        )
+
+
+def remove_membership(conn: Session, team_id: int, user_id: int) -> bool:
+    result = conn.sql.execute(
+        delete(team_member).where(team_member.c.team_id == team_id, team_member.c.user_id == user_id)
+    )
+    return bool(result.rowcount)
+
+
+def count_owners(conn: Session, team_id: int) -> int:
+    query = select(func.count()).where(team_member.c.team_id == team_id, team_member.c.role == "owner")
+    return int(conn.sql.execute(query).scalar_one())
+
+
+# --- tokens --------------------------------------------------------------------------------------------
+
+_TOKEN_COLUMNS = (*api_token.c, user.c.name.label("user_name"))
+
+
+def token(conn: Session, token_id: int) -> Row | None:
+    query = select(*_TOKEN_COLUMNS).join(user, user.c.id == api_token.c.user_id)
+    return _one(conn, query.where(api_token.c.id == token_id))
+
+
+def token_by_hash(conn: Session, token_hash: str) -> Row | None:
+    return _one(conn, select(api_token).where(api_token.c.token_hash == token_hash))
+
+
+def tokens(conn: Session, user_id: int | None) -> list[Row]:
+    query = select(*_TOKEN_COLUMNS).join(user, user.c.id == api_token.c.user_id)
+    if user_id is not None:
+        query = query.where(api_token.c.user_id == user_id)
+    return _all(conn, query.order_by(api_token.c.id))
+
+
+def update_token(conn: Session, token_id: int, values: Mapping[str, Any]) -> None:
+    conn.sql.execute(update(api_token).where(api_token.c.id == token_id).values(**values))
+
+
+def live_token(conn: Session, token_hash: str, now: int) -> Row | None:
+    """The token with this hash if it may be used now: not revoked, not expired, its user not disabled.
+
+    One indexed query whatever is wrong with the token, so the answer takes the same time for all.
+    It runs on every authenticated request, so it is compiled once and runs on the driver connection.
+    """
+
+    def build() -> Select[Any]:
+        return (
+            select(
+                api_token.c.id,
+                api_token.c.user_id,
+                api_token.c.scopes,
+                api_token.c.last_used_time,
+                user.c.name,
+                user.c.is_admin,
+            )
+            .join(user, user.c.id == api_token.c.user_id)
+            .where(
+                api_token.c.token_hash == bindparam("token_hash"),
+                api_token.c.revoke_time.is_(None),
+                or_(api_token.c.expire_time.is_(None), api_token.c.expire_time > bindparam("now")),
+                user.c.disabled == false(),
+            )
+        )
+
+    rows = fetch_compiled(conn, "live_token", build, {"token_hash": token_hash, "now": now})
+    return rows[0] if rows else None
+
+
+def mark_used(conn: Session, token_id: int, now: int, not_since: int) -> None:
+    """Record a use, unless one was recorded after `not_since` (another process may have just done it)."""
+    conn.sql.execute(
+        update(api_token)
+        .where(
+            api_token.c.id == token_id,
+            or_(api_token.c.last_used_time.is_(None), api_token.c.last_used_time <= not_since),
+        )
+        .values(last_used_time=now)
+    )
+
+
+# --- audit ---------------------------------------------------------------------------------------------
+
+
+def insert_audit(conn: Session, values: Mapping[str, Any]) -> None:
+    conn.sql.execute(insert(audit_event).values(**values))
+
+
+def audit_events(
+    conn: Session,
+    *,
+    principal: str | None,
+    via: str | None,
+    entity_type: str | None,
+    entity_id: str | None,
+    before_id: int | None,
+    limit: int,
+) -> list[Row]:
+    """Newest first, at most `limit`, only events older than `before_id` when given."""
+    conditions = []
+    if principal is not None:
+        conditions.append(audit_event.c.principal == principal)
+    if via is not None:
+        conditions.append(audit_event.c.via == via)
+    if entity_type is not None:
+        conditions.append(audit_event.c.entity_type == entity_type)
+    if entity_id is not None:
+        conditions.append(audit_event.c.entity_id == entity_id)
+    if before_id is not None:
+        conditions.append(audit_event.c.id < before_id)
+    query = select(audit_event).where(and_(True, *conditions)).order_by(audit_event.c.id.desc())
+    return _all(conn, query.limit(limit))
