@@ -6,6 +6,7 @@ Times are ISO 8601 in UTC. A token's secret appears once, in the response that c
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -20,13 +21,15 @@ from modelshelf.api.errors import guarded
 from modelshelf.api.http import JSON, read_json
 from modelshelf.api.router import SegmentRouter
 from modelshelf.auth.tokens import Scope
-from modelshelf.errors import InvalidArgument, shown
+from modelshelf.domain.entities import INT32_MAX
+from modelshelf.errors import InvalidArgument, NotFound, shown
 from modelshelf.services import accounts, audit
 from modelshelf.services.accounts import Team
 from modelshelf.store.repository import Row
 from modelshelf.store.session import Database
 
 PREFIX = "/api/admin/v1"
+_DIGITS = re.compile(r"[0-9]{1,10}")  # ASCII only: str.isdigit() also takes '²', which int() refuses
 ADMIN = requires(Scope.ADMIN)
 
 
@@ -100,8 +103,10 @@ def _bool(body: dict[str, Any], key: str) -> bool | None:
 
 def _token_id(request: Request) -> int:
     text = request.path_params["token_id"]
-    if not text.isdigit() or len(text) > 10:
+    if not _DIGITS.fullmatch(text):
         raise InvalidArgument(f"invalid token id {shown(text)}")
+    if int(text) > INT32_MAX:
+        raise NotFound(f"token {text} not found")  # no id is that large
     return int(text)
 
 
@@ -110,7 +115,14 @@ class AdminAPI:
         self.database = database
         self.max_body_bytes = max_body_bytes
 
-    async def body(self, request: Request, allowed: set[str]) -> dict[str, Any]:
+    async def body(self, request: Request, allowed: set[str], *, optional: bool = False) -> dict[str, Any]:
+        """The JSON object sent; with `optional`, no body at all means `{}`."""
+        if (
+            optional
+            and request.headers.get("content-length", "0") == "0"
+            and "transfer-encoding" not in request.headers
+        ):
+            return {}
         return _object(await read_json(request, self.max_body_bytes), allowed)
 
     # --- users ---------------------------------------------------------------------------------------
@@ -171,7 +183,7 @@ class AdminAPI:
             return JSON(team_json(team))
 
     async def set_member(self, request: Request) -> Response:
-        body = await self.body(request, {"role"})
+        body = await self.body(request, {"role"}, optional=True)
         p = request.path_params
         with self.database.write() as conn:
             team = accounts.set_member(
@@ -225,8 +237,8 @@ class AdminAPI:
         q = request.query_params
         entity_type, entity_id = audit.parse_entity(q["entity"]) if q.get("entity") else (None, None)
         page_size = q.get("pageSize", str(audit.DEFAULT_PAGE))
-        if not page_size.isdigit() or len(page_size) > 6:
-            raise InvalidArgument(f"pageSize must be between 1 and {audit.MAX_PAGE}")
+        if not _DIGITS.fullmatch(page_size) or len(page_size) > 6:
+            raise InvalidArgument(f"the page size must be between 1 and {audit.MAX_PAGE}")
         query = audit.AuditQuery(
             principal=q.get("principal"),
             via=q.get("via"),

@@ -18,8 +18,11 @@ class JSON(Response):
         return orjson.dumps(content)
 
 
-async def read_json(request: Request, max_bytes: int) -> object:
-    """The request body parsed as JSON, refusing (413) a body over `max_bytes` before reading it all."""
+async def read_json(request: Request, max_bytes: int, *, empty: object = None) -> object:
+    """The request body parsed as JSON, refusing (413) a body over `max_bytes` before reading it all.
+
+    An empty body is a 400, unless `empty` says what it stands for.
+    """
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise PayloadTooLarge(f"request body exceeds {max_bytes} bytes")
@@ -32,6 +35,8 @@ async def read_json(request: Request, max_bytes: int) -> object:
         chunks.append(chunk)
     raw = b"".join(chunks)
     if not raw.strip():
+        if empty is not None:
+            return empty
         raise InvalidArgument("request body is empty; a JSON object is required")
     try:
         return orjson.loads(raw)

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import re
 import secrets
 
 PREFIX = "msh_"
-_SHAPE = re.compile(r"msh_[A-Za-z0-9_-]{43}")
 
 
 class Scope(enum.StrEnum):
@@ -32,18 +30,13 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def looks_like_token(text: str) -> bool:
-    return _SHAPE.fullmatch(text) is not None
-
-
 def display_prefix(token: str) -> str:
     """Enough of a token to recognise it in a list, far too little to use it."""
     return token[: len(PREFIX) + 6]
 
 
-def parse_scopes(values: list[str] | tuple[str, ...] | str) -> frozenset[Scope]:
-    """Scopes from names (`models:read`), comma/space separated or a list; unknown names raise ValueError."""
-    names = values.replace(",", " ").split() if isinstance(values, str) else list(values)
+def parse_scopes(names: list[str] | tuple[str, ...]) -> frozenset[Scope]:
+    """Scopes from their names (`models:read`); an unknown name raises ValueError."""
     scopes = set()
     for name in names:
         try:

@@ -53,11 +53,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     for action, disabled in (("disable", True), ("enable", False)):
         p = team.add_parser(action, help=f"{action} a team")
         p.add_argument("name")
-        p.set_defaults(
-            run=lambda conn, a, d=disabled: _print_team(
-                accounts.update_team(conn, a.name, disabled=d, actor=CLI)
-            )
-        )
+        p.set_defaults(run=_team_change(disabled))
     p = team.add_parser("add-member", help="add a user to a team, or change their role")
     p.add_argument("team")
     p.add_argument("user")

@@ -111,7 +111,11 @@ def _serve(settings: Settings, *, migrate_first: bool, access_log: bool) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
     else:
-        print("WARNING: authentication is off (--no-auth): anyone who can connect may read and write.")
+        print(
+            "WARNING: authentication is off (--no-auth): anyone who can connect may read and write.",
+            file=sys.stderr,
+            flush=True,
+        )
     app = create_app(settings, engine)
     uvicorn.run(
         app,

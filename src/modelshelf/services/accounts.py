@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from modelshelf.auth import tokens
 from modelshelf.auth.principal import Principal
 from modelshelf.auth.tokens import Scope
+from modelshelf.domain.entities import INT32_MAX
 from modelshelf.errors import Conflict, InvalidArgument, NotFound, shown
 from modelshelf.services import audit
 from modelshelf.services.clock import clock
@@ -70,7 +71,8 @@ def list_users(conn: Session) -> list[Row]:
 
 
 def must_get_user(conn: Session, name: str) -> Row:
-    row = accounts.user_by_name(conn, name)
+    # A name no user can have is not looked up (PostgreSQL cannot even compare a NUL).
+    row = accounts.user_by_name(conn, name) if _NAME.fullmatch(name) else None
     if row is None:
         raise NotFound(f"user {shown(name)} not found")
     return row
@@ -117,7 +119,7 @@ def create_team(conn: Session, name: object, *, actor: Principal) -> Team:
 
 
 def _must_get_team(conn: Session, name: str) -> Row:
-    row = accounts.team_by_name(conn, name)
+    row = accounts.team_by_name(conn, name) if _NAME.fullmatch(name) else None
     if row is None:
         raise NotFound(f"team {shown(name)} not found")
     return row
@@ -167,8 +169,6 @@ def remove_member(conn: Session, team_name: str, user_name: str, *, actor: Princ
 
 
 def _check_scopes(values: object) -> frozenset[Scope]:
-    if isinstance(values, str):
-        values = values.replace(",", " ").split()
     if not isinstance(values, list | tuple) or not all(isinstance(v, str) for v in values):
         raise InvalidArgument("scopes must be a list of scope names")
     try:
@@ -185,7 +185,9 @@ def _check_expiry(days: object) -> int | None:
     if days is None:
         return None
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_EXPIRY_DAYS:
-        raise InvalidArgument(f"expiresInDays must be a whole number from 1 to {MAX_EXPIRY_DAYS}, or null")
+        raise InvalidArgument(
+            f"the expiry must be a whole number of days from 1 to {MAX_EXPIRY_DAYS}, or none"
+        )
     return days
 
 
@@ -250,7 +252,7 @@ def list_tokens(conn: Session, user_name: str | None) -> list[Row]:
 
 
 def must_get_token(conn: Session, token_id: int) -> Row:
-    row = accounts.token(conn, token_id)
+    row = accounts.token(conn, token_id) if 1 <= token_id <= INT32_MAX else None
     if row is None:
         raise NotFound(f"token {token_id} not found")
     return row

@@ -6,6 +6,7 @@ event for a change that was rolled back.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import orjson
 
 from modelshelf.auth.principal import Principal
+from modelshelf.domain.entities import INT32_MAX
 from modelshelf.errors import InvalidArgument
 from modelshelf.services.clock import clock
 from modelshelf.store import accounts
@@ -20,6 +22,7 @@ from modelshelf.store.repository import Row
 from modelshelf.store.session import Session
 
 MAX_PAGE = 1000
+_TOKEN = re.compile(r"[0-9]{1,10}")
 DEFAULT_PAGE = 100
 
 
@@ -65,12 +68,14 @@ class AuditPage:
 def events(conn: Session, query: AuditQuery) -> AuditPage:
     """Newest first; the page token is the id of the oldest event already seen."""
     if not 1 <= query.page_size <= MAX_PAGE:
-        raise InvalidArgument(f"pageSize must be between 1 and {MAX_PAGE}")
+        raise InvalidArgument(f"the page size must be between 1 and {MAX_PAGE}")
     before: int | None = None
     if query.page_token:
-        if not query.page_token.isdigit() or len(query.page_token) > 10:
+        if not _TOKEN.fullmatch(query.page_token):
             raise InvalidArgument("invalid nextPageToken")
         before = int(query.page_token)
+        if before > INT32_MAX:
+            before = None  # older than an id past every id: everything
     if query.entity_id is not None and query.entity_type is None:
         raise InvalidArgument("an entity id needs an entity type (entity=<type>:<id>)")
     rows = accounts.audit_events(
