@@ -36,11 +36,15 @@ class Reply:
 
 
 class Connection:
-    """One persistent connection; reconnects by itself when the server asked to close it."""
+    """One persistent connection; reconnects by itself when the server asked to close it.
 
-    def __init__(self, host: str, port: int) -> None:
+    With a `token`, every request carries `Authorization: Bearer <token>`."""
+
+    def __init__(self, host: str, port: int, token: str | None = None) -> None:
         self.host = host
         self.port = port
+        auth = "" if token is None else f"Authorization: Bearer {token}\r\n"
+        self._headers = f"Host: {host}:{port}\r\n{auth}"  # sent with every request
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
 
@@ -49,7 +53,7 @@ class Connection:
             self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
         assert self._reader is not None
         payload = b"" if body is None else orjson.dumps(body)
-        head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+        head = f"{method} {path} HTTP/1.1\r\n{self._headers}"
         if body is not None:
             head += f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
         self._writer.write(head.encode("latin-1") + b"\r\n" + payload)

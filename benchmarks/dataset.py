@@ -50,8 +50,10 @@ class LoadFailed(RuntimeError):
     pass
 
 
-def load(host: str, port: int, models: int, versions: int, tag: str, seed: int) -> Dataset:
-    """Create the dataset on `LOAD_CONNECTIONS` connections; any non-2xx aborts the run."""
+def load(
+    host: str, port: int, models: int, versions: int, tag: str, seed: int, token: str | None = None
+) -> Dataset:
+    """Create the dataset on `LOAD_CONNECTIONS` connections (as `token`); any non-2xx aborts the run."""
 
     async def main() -> Dataset:
         model_ids: list[str] = []
@@ -74,7 +76,7 @@ def load(host: str, port: int, models: int, versions: int, tag: str, seed: int) 
             return str(data["id"])
 
         async def worker() -> None:
-            conn = Connection(host, port)
+            conn = Connection(host, port, token)
             try:
                 while queue:
                     i = queue.pop(0)

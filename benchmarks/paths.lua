@@ -1,6 +1,8 @@
 -- wrk script: GET a random path from a file (one path per line), count every non-2xx response, and
 -- print one machine-readable summary line at the end.
--- Usage: wrk ... -s paths.lua <url> -- <paths file> <seed>
+-- Usage: [BENCH_AUTHORIZATION="Bearer <token>"] wrk ... -s paths.lua <url> -- <paths file> <seed>
+-- When BENCH_AUTHORIZATION is set, every request carries it as the Authorization header (the environment
+-- keeps the token off the command line).
 
 local threads = {}
 local counter = 0
@@ -22,6 +24,10 @@ function init(args)
     end
   end
   math.randomseed(tonumber(args[2] or "1") + thread_id)
+  local authorization = os.getenv("BENCH_AUTHORIZATION")
+  if authorization and authorization ~= "" then
+    wrk.headers["Authorization"] = authorization
+  end
 end
 
 function request()

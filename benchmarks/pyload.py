@@ -1,6 +1,7 @@
 """The asyncio load generator: create chains (each POST needs the id the previous one returned), and every
 read scenario when wrk is not available. It runs in the harness process, on the same two cores as the
-server, so its own CPU use is reported beside every figure it produces.
+server, so its own CPU use is reported beside every figure it produces. With a `token`, every request
+carries `Authorization: Bearer <token>`.
 """
 
 from __future__ import annotations
@@ -57,7 +58,9 @@ async def _timed(
     return reply
 
 
-def run_reads(host: str, port: int, paths: list[str], connections: int, seconds: float) -> Measurement:
+def run_reads(
+    host: str, port: int, paths: list[str], connections: int, seconds: float, token: str | None = None
+) -> Measurement:
     """GET random paths from `paths` on `connections` keep-alive connections for `seconds`."""
 
     async def main() -> Measurement:
@@ -65,7 +68,7 @@ def run_reads(host: str, port: int, paths: list[str], connections: int, seconds:
         deadline = time.perf_counter() + seconds
 
         async def worker(rng: random.Random) -> None:
-            conn = Connection(host, port)
+            conn = Connection(host, port, token)
             try:
                 while time.perf_counter() < deadline:
                     await _timed(conn, tally, "GET", rng.choice(paths))
@@ -128,7 +131,9 @@ async def create_chain(conn: Connection, tally: _Tally, name: str, rng: random.R
     )
 
 
-def run_chains(host: str, port: int, connections: int, seconds: float, tag: str) -> Measurement:
+def run_chains(
+    host: str, port: int, connections: int, seconds: float, tag: str, token: str | None = None
+) -> Measurement:
     """Create model -> version -> artifact chains on `connections` connections for `seconds`."""
 
     async def main() -> Measurement:
@@ -139,7 +144,7 @@ def run_chains(host: str, port: int, connections: int, seconds: float, tag: str)
         async def worker(index: int) -> None:
             nonlocal chains
             rng = random.Random(index)
-            conn = Connection(host, port)
+            conn = Connection(host, port, token)
             n = 0
             try:
                 while time.perf_counter() < deadline:
@@ -165,12 +170,12 @@ def _id(reply: Reply) -> str:
     return str(data["id"])
 
 
-def probe(host: str, port: int, paths: list[str], limit: int = 200) -> list[str]:
+def probe(host: str, port: int, paths: list[str], token: str | None = None, limit: int = 200) -> list[str]:
     """GET each of the first `limit` distinct paths once; the failures, request and response."""
 
     async def main() -> list[str]:
         tally = _Tally()
-        conn = Connection(host, port)
+        conn = Connection(host, port, token)
         try:
             for path in list(dict.fromkeys(paths))[:limit]:
                 await _timed(conn, tally, "GET", path)

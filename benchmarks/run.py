@@ -1,9 +1,11 @@
 """Benchmark a real modelshelf server: `python -m benchmarks.run [--quick] [--duration S] ...`.
 
 Starts `modelshelf serve` on a fresh data directory, loads a dataset through the API, measures the hot
-read paths beside a trivial endpoint (wrk) and create chains (asyncio client), prints a table and the
-ratios the project tracks, and writes benchmarks/results/<timestamp>.json. Exit status 1 when any
-request failed (non-2xx or a transport error), 2 when the harness itself could not run.
+read paths beside a trivial endpoint (wrk) and create chains (asyncio client), every request with the
+server's admin token; then stops it and measures GET by id again on `modelshelf serve --no-auth` over the
+same data. Prints a table and the ratios the project tracks, and writes
+benchmarks/results/<timestamp>.json. Exit status 1 when any request failed (non-2xx or a transport
+error), 2 when the harness itself could not run.
 """
 
 from __future__ import annotations
@@ -26,13 +28,16 @@ from benchmarks.measurement import Measurement
 API = dataset.API
 RESULTS_DIR = Path(__file__).with_name("results")
 FILTER_QUERY = "state = 'LIVE' AND accuracy > 0.5"
-SCENARIOS = ("healthz", "get_by_id", "find_by_name", "list_filter", "create_chain")
+SCENARIOS = ("healthz", "get_by_id", "find_by_name", "list_filter", "create_chain", "get_by_id_no_auth")
+# Measured on a second server, `serve --no-auth` over the same data, once the first one has stopped.
+NO_AUTH_SCENARIOS = frozenset({"get_by_id_no_auth"})
 PYTHON_CLIENT = "python-asyncio"
 
 # The targets the project holds itself to.
 TARGET_BY_ID_OVER_TRIVIAL = 0.5
 TARGET_BY_ID_P50_MS = 2.0
 TARGET_SQLITE_POSTS_PER_S = 500.0
+TARGET_AUTH_OVERHEAD = 0.10  # what authentication may add to the GET-by-id figures
 NOISE_CORES = 0.25  # 'cpu other' above this during a run: the machine was not quiet
 
 Measurer = Callable[[int, float], Measurement]  # (connections, seconds) -> what was measured
@@ -48,6 +53,7 @@ class Scenario:
     connection_counts: tuple[int, ...]
     warmup: bool
     replay_paths: list[str] = field(default_factory=list)  # GETs to replay when wrk saw failures
+    auth: bool = True  # requests carry the server's token; False: the server runs `serve --no-auth`
 
 
 @dataclass
@@ -77,6 +83,7 @@ class Outcome:
             "title": self.title,
             "connections": self.connections,
             "generator": self.scenario.generator,
+            "auth": self.scenario.auth,
             "example_request": self.scenario.example,
             **self.measurement.as_dict(),
             "cpu_cores": self.usage.as_dict(),
@@ -90,7 +97,7 @@ class Report:
     outcomes: list[Outcome] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     profiles: dict[str, profile.Profile | str] = field(default_factory=dict)
-    server_log: str = ""
+    server_log: str = ""  # the tail of each server's log
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -118,7 +125,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="after measuring, sample the server with py-spy during extra GET-by-id and create runs",
     )
     parser.add_argument("--seed", type=int, default=1, help="seed of the dataset")
-    parser.add_argument("--keep-data", action="store_true", help="keep the server's data dir and log")
+    parser.add_argument("--keep-data", action="store_true", help="keep the servers' data dir and logs")
     parser.add_argument("--output", type=Path, help="results file (default benchmarks/results/<time>.json)")
     args = parser.parse_args(argv)
     args.duration = args.duration or (2.0 if args.quick else 10.0)
@@ -153,10 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     if meta["load_average_at_start"][0] > 0.5:
         print(f"note: load average {meta['load_average_at_start']} at start: other work shares the CPUs")
     try:
-        with server.running(args.database_url, keep_data=args.keep_data) as srv:
-            print(f"server pid {srv.pid} on {srv.base_url}, data in {srv.data_dir}")
-            _measure_all(srv, args, selected, wrk_path, f"bench{started:%Y%m%d%H%M%S}", report)
-            report.server_log = server.log_tail(srv, 200)
+        _run_servers(args, selected, wrk_path, f"bench{started:%Y%m%d%H%M%S}", report)
     except server.ServerFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -200,15 +204,33 @@ def _meta(args: argparse.Namespace, generator: str, started: dt.datetime) -> dic
 # --- scenarios ------------------------------------------------------------------------------------------
 
 
-def _measure_all(
-    srv: server.Server,
-    args: argparse.Namespace,
-    selected: set[str],
-    wrk_path: str | None,
-    tag: str,
-    report: Report,
+def _run_servers(
+    args: argparse.Namespace, selected: set[str], wrk_path: str | None, tag: str, report: Report
 ) -> None:
-    data = dataset.load(srv.host, srv.port, args.models, args.versions, tag, args.seed)
+    """The authenticated server first; then, when asked for, the `--no-auth` one on the same data directory
+    (and database), never both at once: on two cores they would measure each other."""
+    with server.data_directory(keep=args.keep_data) as data_dir:
+        with server.running(args.database_url, data_dir=data_dir) as srv:
+            print(f"server pid {srv.pid} on {srv.base_url}, data in {srv.data_dir}")
+            data = _load(srv, args, tag, report)
+            scenarios = {s.key: s for s in _scenarios(srv, data, wrk_path, args.connections, tag)}
+            _measure(srv, scenarios, selected, args, report)
+            if args.profile:
+                for key in ("get_by_id", "create_chain"):
+                    report.profiles[key] = _profile(
+                        srv, scenarios[key], args.connections, args.duration, args.output.with_suffix("")
+                    )
+            report.server_log += _log(srv)
+        if selected & NO_AUTH_SCENARIOS:
+            with server.running(args.database_url, data_dir=data_dir, no_auth=True) as srv:
+                print(f"server pid {srv.pid} on {srv.base_url}, --no-auth, same data")
+                scenarios = {s.key: s for s in _no_auth_scenarios(srv, data, wrk_path, args.connections)}
+                _measure(srv, scenarios, selected, args, report)
+                report.server_log += _log(srv)
+
+
+def _load(srv: server.Server, args: argparse.Namespace, tag: str, report: Report) -> dataset.Dataset:
+    data = dataset.load(srv.host, srv.port, args.models, args.versions, tag, args.seed, srv.token)
     report.meta["dataset"] = {
         "registered_models": len(data.model_ids),
         "model_versions": len(data.version_ids),
@@ -221,9 +243,19 @@ def _measure_all(
         f"{len(data.artifact_ids)} artifacts: {data.posts} POSTs in {data.seconds:.1f} s "
         f"({data.posts / data.seconds:.0f}/s on {dataset.LOAD_CONNECTIONS} connections)"
     )
-    scenarios = {s.key: s for s in _scenarios(srv, data, wrk_path, args.connections, tag)}
+    return data
+
+
+def _measure(
+    srv: server.Server,
+    scenarios: dict[str, Scenario],
+    selected: set[str],
+    args: argparse.Namespace,
+    report: Report,
+) -> None:
+    """Run the selected ones of `scenarios`, in the order of SCENARIOS."""
     for key in SCENARIOS:
-        if key not in selected:
+        if key not in selected or key not in scenarios:
             continue
         scenario = scenarios[key]
         if scenario.warmup:
@@ -236,48 +268,38 @@ def _measure_all(
             _progress(outcome)
             if measurement.errors:
                 report.failures += _failures(outcome, srv)
-    if args.profile:
-        for key in ("get_by_id", "create_chain"):
-            report.profiles[key] = _profile(
-                srv, scenarios[key], args.connections, args.duration, args.output.with_suffix("")
-            )
+
+
+def _log(srv: server.Server) -> str:
+    return f"--- {srv.log_path.name} ---\n{server.log_tail(srv, 200)}\n"
 
 
 def _scenarios(
     srv: server.Server, data: dataset.Dataset, wrk_path: str | None, connections: int, tag: str
 ) -> list[Scenario]:
     quote = urllib.parse.quote
-    reads = [
-        ("healthz", "GET /healthz (trivial)", ["/healthz"]),
-        ("get_by_id", "GET registered_models/{id}", [f"{API}/registered_models/{i}" for i in data.model_ids]),
-        (
-            "find_by_name",
-            "GET registered_model?name=",
-            [f"{API}/registered_model?name={quote(name, safe='')}" for name in data.model_names],
-        ),
-        (
-            "list_filter",
-            "GET model_versions?filterQuery= (20/page)",
-            [f"{API}/model_versions?pageSize=20&filterQuery={quote(FILTER_QUERY, safe='')}"],
-        ),
-    ]
-    generator = wrk.version(wrk_path) if wrk_path else PYTHON_CLIENT
-    out = [
-        Scenario(
-            key,
-            title,
-            f"GET {paths[0]}",
-            generator,
-            _read_measurer(srv, wrk_path, paths),
-            (connections, 1),  # throughput, then latency
-            warmup=True,
-            replay_paths=paths if wrk_path else [],
-        )
-        for key, title, paths in reads
-    ]
+    out = _reads(
+        srv,
+        wrk_path,
+        connections,
+        [
+            ("healthz", "GET /healthz (trivial)", ["/healthz"]),
+            ("get_by_id", "GET registered_models/{id}", _by_id_paths(data)),
+            (
+                "find_by_name",
+                "GET registered_model?name=",
+                [f"{API}/registered_model?name={quote(name, safe='')}" for name in data.model_names],
+            ),
+            (
+                "list_filter",
+                "GET model_versions?filterQuery= (20/page)",
+                [f"{API}/model_versions?pageSize=20&filterQuery={quote(FILTER_QUERY, safe='')}"],
+            ),
+        ],
+    )
 
     def chains(c: int, seconds: float) -> Measurement:
-        return pyload.run_chains(srv.host, srv.port, c, seconds, f"{tag}-c{c}")
+        return pyload.run_chains(srv.host, srv.port, c, seconds, f"{tag}-c{c}", srv.token)
 
     out.append(
         Scenario(
@@ -293,10 +315,45 @@ def _scenarios(
     return out
 
 
+def _no_auth_scenarios(
+    srv: server.Server, data: dataset.Dataset, wrk_path: str | None, connections: int
+) -> list[Scenario]:
+    """What runs on the `--no-auth` server: GET by id, as `get_by_id` measured it, less authentication."""
+    paths = _by_id_paths(data)
+    return _reads(
+        srv, wrk_path, connections, [("get_by_id_no_auth", "GET registered_models/{id}, no auth", paths)]
+    )
+
+
+def _by_id_paths(data: dataset.Dataset) -> list[str]:
+    return [f"{API}/registered_models/{i}" for i in data.model_ids]
+
+
+def _reads(
+    srv: server.Server, wrk_path: str | None, connections: int, reads: list[tuple[str, str, list[str]]]
+) -> list[Scenario]:
+    """A read scenario for each (key, title, paths): GET random paths, at `connections`, then at 1."""
+    generator = wrk.version(wrk_path) if wrk_path else PYTHON_CLIENT
+    return [
+        Scenario(
+            key,
+            title,
+            f"GET {paths[0]}",
+            generator,
+            _read_measurer(srv, wrk_path, paths),
+            (connections, 1),  # throughput, then latency
+            warmup=True,
+            replay_paths=paths if wrk_path else [],
+            auth=srv.token is not None,
+        )
+        for key, title, paths in reads
+    ]
+
+
 def _read_measurer(srv: server.Server, wrk_path: str | None, paths: list[str]) -> Measurer:
     if wrk_path is not None:
-        return lambda connections, seconds: wrk.run(wrk_path, srv.base_url, paths, connections, seconds)
-    return lambda connections, seconds: pyload.run_reads(srv.host, srv.port, paths, connections, seconds)
+        return lambda c, seconds: wrk.run(wrk_path, srv.base_url, paths, c, seconds, srv.token)
+    return lambda c, seconds: pyload.run_reads(srv.host, srv.port, paths, c, seconds, srv.token)
 
 
 def _failures(outcome: Outcome, srv: server.Server) -> list[str]:
@@ -304,7 +361,7 @@ def _failures(outcome: Outcome, srv: server.Server) -> list[str]:
     where = f"[{outcome.key} @{outcome.connections}c] {outcome.measurement.error_kinds}"
     lines = [f"{where} {sample}" for sample in outcome.measurement.error_samples] or [where]
     if outcome.scenario.replay_paths:
-        replayed = pyload.probe(srv.host, srv.port, outcome.scenario.replay_paths)
+        replayed = pyload.probe(srv.host, srv.port, outcome.scenario.replay_paths, srv.token)
         lines += [f"{where} replayed: {sample}" for sample in replayed]
     return lines
 
@@ -463,6 +520,7 @@ def _ratios(outcomes: list[Outcome], connections: int, backend: str) -> dict[str
             "target": f"< {TARGET_BY_ID_P50_MS}",
             "met": p50 < TARGET_BY_ID_P50_MS,
         }
+    out |= _auth_ratios(outcomes, connections)
     if creates:
         best = max(o.measurement.rps for o in creates)
         out["create_posts_per_s"] = {
@@ -482,10 +540,58 @@ def _ratios(outcomes: list[Outcome], connections: int, backend: str) -> dict[str
     return out
 
 
+def _auth_ratios(outcomes: list[Outcome], connections: int) -> dict[str, Any]:
+    """What authentication adds to GET by id: `get_by_id` against `get_by_id_no_auth`, same data."""
+    out: dict[str, Any] = {}
+    target = f"<= {TARGET_AUTH_OVERHEAD:.2f} ({TARGET_AUTH_OVERHEAD:.0%})"
+    auth, no_auth = (
+        _find(outcomes, "get_by_id", connections),
+        _find(outcomes, "get_by_id_no_auth", connections),
+    )
+    if auth and no_auth and no_auth.measurement.rps:
+        value = 1 - auth.measurement.rps / no_auth.measurement.rps
+        out["auth_overhead_get_by_id"] = {
+            "value": round(value, 3),
+            "target": target,
+            "met": value <= TARGET_AUTH_OVERHEAD,
+            "with_auth": _throughput(auth),
+            "without_auth": _throughput(no_auth),
+        }
+        if auth.server_us_per_request:
+            # The same from server CPU per request: what req/s would give were the server alone.
+            cpu_value = 1 - no_auth.server_us_per_request / auth.server_us_per_request
+            out["auth_overhead_get_by_id_by_server_cpu"] = {
+                "value": round(cpu_value, 3),
+                "target": target,
+                "met": cpu_value <= TARGET_AUTH_OVERHEAD,
+            }
+    auth, no_auth = _find(outcomes, "get_by_id", 1), _find(outcomes, "get_by_id_no_auth", 1)
+    if auth and no_auth and no_auth.measurement.p50_ms:
+        value = auth.measurement.p50_ms / no_auth.measurement.p50_ms - 1
+        out["auth_overhead_get_by_id_p50_1c"] = {
+            "value": round(value, 3),
+            "target": target,
+            "met": value <= TARGET_AUTH_OVERHEAD,
+            "with_auth": {"p50_ms": round(auth.measurement.p50_ms, 3)},
+            "without_auth": {"p50_ms": round(no_auth.measurement.p50_ms, 3)},
+        }
+    return out
+
+
+def _throughput(outcome: Outcome) -> dict[str, float]:
+    return {
+        "requests_per_s": round(outcome.measurement.rps, 1),
+        "server_cpu_us_per_request": round(outcome.server_us_per_request, 1),
+    }
+
+
 def _ratio_lines(ratios: dict[str, Any], connections: int) -> list[str]:
     labels = {
         "get_by_id_over_trivial": f"GET by id req/s ÷ trivial req/s ({connections} connections)",
         "get_by_id_p50_ms_1c": "GET by id p50 at 1 connection, ms",
+        "auth_overhead_get_by_id": f"auth overhead, GET by id: 1 - req/s with ÷ without ({connections} c)",
+        "auth_overhead_get_by_id_by_server_cpu": "  same, from server CPU per request (less load-dependent)",
+        "auth_overhead_get_by_id_p50_1c": "auth overhead, GET by id p50 at 1 connection",
         "create_posts_per_s": f"creates, POST requests/s (best of 1 and {connections} connections)",
         "get_by_id_over_trivial_by_server_cpu": "  same, from server CPU per request (less load-dependent)",
         "create_posts_per_server_cpu_s": "  same, POSTs per second of server CPU (less load-dependent)",
@@ -494,7 +600,16 @@ def _ratio_lines(ratios: dict[str, Any], connections: int) -> list[str]:
     for key, ratio in ratios.items():
         met = {True: "MET", False: "MISSED", None: "n/a on this database"}[ratio["met"]]
         lines.append(f"{labels[key]:<58} {ratio['value']:>8}   target {ratio['target']:<16} {met}")
+        if "with_auth" in ratio:
+            lines.append(
+                f"    with auth: {_figures(ratio['with_auth'])}; without: {_figures(ratio['without_auth'])}"
+            )
     return lines
+
+
+def _figures(figures: dict[str, float]) -> str:
+    units = {"requests_per_s": "req/s", "server_cpu_us_per_request": "srv µs/req", "p50_ms": "ms p50"}
+    return ", ".join(f"{value:g} {units[name]}" for name, value in figures.items())
 
 
 def _profile_text(key: str, result: profile.Profile) -> str:

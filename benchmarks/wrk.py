@@ -13,6 +13,9 @@ from pathlib import Path
 from benchmarks.measurement import Measurement
 
 SCRIPT = Path(__file__).with_name("paths.lua")
+# paths.lua sends this variable's value as the Authorization header. The environment, not `-H` or the
+# script's arguments: a command line is visible to every user of the machine (ps), an environment is not.
+AUTH_ENV = "BENCH_AUTHORIZATION"
 
 
 def find(install: bool) -> str | None:
@@ -40,9 +43,15 @@ def version(executable: str) -> str:
 
 
 def run(
-    executable: str, base_url: str, paths: list[str], connections: int, seconds: float, seed: int = 1
+    executable: str,
+    base_url: str,
+    paths: list[str],
+    connections: int,
+    seconds: float,
+    token: str | None = None,
+    seed: int = 1,
 ) -> Measurement:
-    """GET random `paths` on `connections` connections (one wrk thread) for `seconds`."""
+    """GET random `paths` on `connections` connections (one wrk thread) for `seconds`, as `token`."""
     with tempfile.NamedTemporaryFile("w", prefix="bench-paths-", suffix=".txt", delete=False) as f:
         f.write("\n".join(paths) + "\n")
         paths_file = f.name
@@ -61,10 +70,17 @@ def run(
             paths_file,
             str(seed),
         ]
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        done = subprocess.run(command, env=_env(token), capture_output=True, text=True, check=False)
     finally:
         os.unlink(paths_file)
     return parse(done.stdout, done.stderr, done.returncode)
+
+
+def _env(token: str | None) -> dict[str, str]:
+    env = {name: value for name, value in os.environ.items() if name != AUTH_ENV}
+    if token is not None:
+        env[AUTH_ENV] = f"Bearer {token}"
+    return env
 
 
 def parse(stdout: str, stderr: str, returncode: int) -> Measurement:

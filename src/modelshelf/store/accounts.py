@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, and_, bindparam, delete, false, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from modelshelf.store.repository import Row, fetch_compiled
-from modelshelf.store.session import Session
+from modelshelf.store.repository import Row, fetch_first_compiled
+from modelshelf.store.session import Database, Session
 from modelshelf.store.tables import api_token, audit_event, team, team_member, user
 
 
@@ -132,11 +132,20 @@ def update_token(conn: Session, token_id: int, values: Mapping[str, Any]) -> Non
     conn.sql.execute(update(api_token).where(api_token.c.id == token_id).values(**values))
 
 
-def live_token(conn: Session, token_hash: str, now: int) -> Row | None:
+class LiveToken(NamedTuple):
+    id: int
+    user_id: int
+    scopes: str
+    last_used_time: int | None
+    user_name: str
+    is_admin: bool
+
+
+def live_token(database: Database, token_hash: str, now: int) -> LiveToken | None:
     """The token with this hash if it may be used now: not revoked, not expired, its user not disabled.
 
     One indexed query whatever is wrong with the token, so the answer takes the same time for all.
-    It runs on every authenticated request, so it is compiled once and runs on the driver connection.
+    It runs before every authenticated request, so it takes the leanest path there is to the database.
     """
 
     def build() -> Select[Any]:
@@ -158,8 +167,8 @@ def live_token(conn: Session, token_hash: str, now: int) -> Row | None:
             )
         )
 
-    rows = fetch_compiled(conn, "live_token", build, {"token_hash": token_hash, "now": now})
-    return rows[0] if rows else None
+    row = fetch_first_compiled(database, "live_token", build, {"token_hash": token_hash, "now": now})
+    return None if row is None else LiveToken(*row)
 
 
 def mark_used(conn: Session, token_id: int, now: int, not_since: int) -> None:

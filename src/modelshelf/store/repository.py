@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 from sqlalchemy import (
     ColumnElement,
+    Dialect,
     Select,
     Table,
     and_,
@@ -30,7 +31,7 @@ from modelshelf.domain.entities import INT32_MAX, Entity
 from modelshelf.errors import Conflict, InvalidArgument, Unavailable
 from modelshelf.store import tables
 from modelshelf.store.filterquery import compile_filter
-from modelshelf.store.session import Session
+from modelshelf.store.session import Database, Session
 from modelshelf.store.tables import STRING_KEY_LENGTH, custom_property, model_version_artifact
 
 ORDER_COLUMNS = {"ID": "id", "CREATE_TIME": "create_time", "LAST_UPDATE_TIME": "last_update_time"}
@@ -64,7 +65,49 @@ def fetch_compiled(
     and setting up SQLAlchemy's result machinery cost several times the query itself on SQLite, and going
     through the driver also spares a read-only request a pool checkout and a BEGIN/ROLLBACK pair.
     """
-    dialect = conn.dialect
+    sql, args = _compiled(conn.dialect, key, build, params)
+    cursor = conn.cursor()
+    try:
+        cursor.execute(sql, args)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    except conn.dialect.loaded_dbapi.OperationalError as exc:
+        raise Unavailable("the database is unavailable, try again later") from exc
+    finally:
+        cursor.close()
+
+
+def fetch_first_compiled(
+    database: Database, key: Hashable, build: Callable[[], Select[Any]], params: Mapping[str, Any]
+) -> tuple[Any, ...] | None:
+    """The first row of a fixed-shape SELECT as a plain tuple, on a cached reader, with no Session.
+
+    For the one query that runs before every authenticated request (the token lookup), where even the
+    few microseconds of a Session and of a dict per row are a noticeable share of the request.
+    """
+    dialect = database.engine.dialect
+    sql, args = _compiled(dialect, key, build, params)
+    connection = database.take_reader()
+    broken = True
+    try:
+        cursor = connection.cursor()
+        try:
+            cursor.execute(sql, args)
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        broken = False
+        return None if row is None else tuple(row)
+    except dialect.loaded_dbapi.OperationalError as exc:
+        raise Unavailable("the database is unavailable, try again later") from exc
+    finally:
+        database.give_back_reader(connection, broken=broken)
+
+
+def _compiled(
+    dialect: Dialect, key: Hashable, build: Callable[[], Select[Any]], params: Mapping[str, Any]
+) -> tuple[str, Any]:
+    """The SQL text of a fixed-shape SELECT for this dialect (compiled once) and its driver arguments."""
     compiled = _COMPILED.get((dialect.name, key))
     if compiled is None:
         statement = build().compile(dialect=dialect)
@@ -72,16 +115,7 @@ def fetch_compiled(
         compiled = _COMPILED[(dialect.name, key)] = (str(statement), order, dict(statement.params))
     sql, order, defaults = compiled
     values = {**defaults, **params} if defaults else params
-    args: Any = values if order is None else tuple([values[name] for name in order])
-    cursor = conn.cursor()
-    try:
-        cursor.execute(sql, args)
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-    except dialect.loaded_dbapi.OperationalError as exc:
-        raise Unavailable("the database is unavailable, try again later") from exc
-    finally:
-        cursor.close()
+    return sql, values if order is None else tuple([values[name] for name in order])
 
 
 def get(conn: Session, entity: Entity | Table, id_: int) -> Row | None:
