@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from starlette.applications import Starlette
 
 from modelshelf.api import admin, kubeflow, system
-from modelshelf.api.access import Gate
+from modelshelf.api.access import Gate, LoopbackOnly
 from modelshelf.api.errors import handle_unexpected
 from modelshelf.settings import Settings
 from modelshelf.store.engine import connect
@@ -38,6 +38,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
         exception_handlers={Exception: handle_unexpected},
         lifespan=lifespan,
     )
+    if not settings.auth:
+        app.add_middleware(LoopbackOnly)
     app.state.engine = engine
     app.state.database = database
     app.state.settings = settings

@@ -10,8 +10,8 @@ error format of fails `test_every_face_has_a_known_error_format`.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -24,7 +24,7 @@ from modelshelf.api.access import PUBLIC, Access, RouteDecision, route_table
 from modelshelf.app import create_app
 from modelshelf.auth.principal import expand
 from modelshelf.auth.tokens import Scope
-from modelshelf.services import accounts
+from modelshelf.services import accounts, audit
 from modelshelf.services.accounts import CLI
 from modelshelf.settings import Settings
 from modelshelf.store.session import Database
@@ -241,3 +241,51 @@ def test_a_refused_write_changes_nothing(
     assert client.get("/api/model_registry/v1/registered_models").json()["items"] == []
     events = client.get("/api/admin/v1/audit", params={"entity": "registered_model"}).json()["items"]
     assert events == []
+
+
+@pytest.fixture
+def no_auth(settings: Settings, engine: Engine) -> Iterator[TestClient]:
+    app = create_app(replace(settings, auth=False), engine)
+    with TestClient(app, base_url="http://127.0.0.1:8080", raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+def test_no_auth_serves_local_requests_without_a_token(no_auth: TestClient, engine: Engine) -> None:
+    created = no_auth.post("/api/model_registry/v1/registered_models", json={"name": "local"})
+    assert created.status_code == 201, created.text
+    assert no_auth.get("/api/model_registry/v1/registered_models").json()["items"] == [created.json()]
+    with Database(engine).read() as conn:
+        [event] = audit.events(conn, audit.AuditQuery(entity_type="registered_model")).events
+    assert (event["principal"], event["via"], event["action"]) == (None, "no-auth", "create")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Host": "evil.example"},  # DNS rebinding: a foreign name that resolves to 127.0.0.1
+        {"Host": "evil.example:8080"},
+        {"Origin": "http://evil.example"},  # CSRF: a foreign page posting to localhost
+        {"Origin": "null"},
+    ],
+)
+def test_no_auth_refuses_foreign_hosts_and_origins(no_auth: TestClient, headers: dict[str, str]) -> None:
+    refused = no_auth.post("/api/model_registry/v1/registered_models", json={"name": "x"}, headers=headers)
+    assert refused.status_code == 403
+    assert refused.json() == {
+        "code": "Forbidden",
+        "message": "with --no-auth, only local requests are served",
+    }
+    assert no_auth.get("/api/model_registry/v1/registered_models").json()["items"] == []
+
+
+@pytest.mark.parametrize("origin", ["http://localhost:8080", "http://127.0.0.1:3000", "http://[::1]:8080"])
+def test_no_auth_accepts_local_origins(no_auth: TestClient, origin: str) -> None:
+    response = no_auth.get("/api/model_registry/v1/registered_models", headers={"Origin": origin})
+    assert response.status_code == 200, response.text
+
+
+def test_no_auth_turns_the_admin_api_off(no_auth: TestClient) -> None:
+    refused = no_auth.post("/api/admin/v1/users", json={"name": "mallory", "admin": True})
+    assert refused.status_code == 403
+    assert "off under --no-auth" in refused.json()["message"]
+    assert no_auth.get("/api/admin/v1/users").status_code == 403

@@ -940,8 +940,10 @@ def test_no_auth_on_loopback_serves_everyone_and_audits_it(tmp_path: Path) -> No
         assert status == 201, body
         model_id = body["id"]
         status, body = call(server.base_url + "/api/admin/v1/users")
-        assert status == 200 and body["items"] == [], body  # no admin is bootstrapped without auth
-    assert not TOKEN_SHAPE.search(server.output())
+        assert status == 403 and "off under --no-auth" in body["message"], body
+    assert not TOKEN_SHAPE.search(server.output())  # no admin is bootstrapped without auth
+    users = run_modelshelf(env, "user", "list")
+    assert users.returncode == 0 and table(users.stdout)[1] == [], users
 
     trail = run_modelshelf(env, "audit", "list")
     assert trail.returncode == 0, trail.stderr

@@ -51,6 +51,9 @@ class Gate:
 
     def admit(self, request: Request, access: Access) -> Principal:
         if not self.enabled:
+            if access.scope is Scope.ADMIN:
+                # Users and tokens made by an anonymous caller would outlive the experiment.
+                raise Forbidden("the admin API is off under --no-auth: use the modelshelf CLI")
             return ANONYMOUS
         principal = authn.authenticate(self.database, _authorization(request))
         if access.scope is not None and not principal.may(access.scope):
@@ -83,6 +86,46 @@ def principal_of(request: Request) -> Principal:
     if not isinstance(principal, Principal):
         raise RuntimeError("handler reached without a principal: it was not wrapped by protect()")
     return principal
+
+
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
+
+
+class LoopbackOnly:
+    """With auth off, answer only requests addressed to a loopback name from no foreign web page.
+
+    A server bound to 127.0.0.1 is still reachable from a browser: a page elsewhere can send it simple
+    cross-origin writes (CSRF), or rebind its own DNS name to 127.0.0.1 and read the answers. The first
+    carries a foreign Origin, the second a foreign Host; both are refused.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope["headers"])
+            host = headers.get(b"host", b"").decode("latin-1")
+            origin = headers.get(b"origin")
+            if _hostname(host) not in LOOPBACK_NAMES or (
+                origin is not None
+                and _hostname(origin.decode("latin-1").partition("://")[2]) not in LOOPBACK_NAMES
+            ):
+                response = Response(
+                    b'{"code":"Forbidden","message":"with --no-auth, only local requests are served"}',
+                    403,
+                    media_type="application/json",
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _hostname(host: str) -> str:
+    """`host[:port]` without the port (IPv6 literals keep their brackets)."""
+    if host.startswith("["):
+        return host[: host.find("]") + 1]
+    return host.rpartition(":")[0] if host.count(":") == 1 else host
 
 
 class OpenRoute(Route):

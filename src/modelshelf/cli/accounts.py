@@ -7,6 +7,8 @@ them can already read the database; they are recorded in the audit trail as done
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import sys
 from collections.abc import Callable, Sequence
 
@@ -100,8 +102,12 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def run(database: Database, args: argparse.Namespace) -> None:
-    with database.write() as conn:
+    """Run the command in one transaction; what it prints is shown only once that has committed."""
+    out, err = io.StringIO(), io.StringIO()
+    with database.write() as conn, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         args.run(conn, args)
+    sys.stderr.write(err.getvalue())
+    sys.stdout.write(out.getvalue())
 
 
 # --- users ---------------------------------------------------------------------------------------------

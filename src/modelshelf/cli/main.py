@@ -137,7 +137,11 @@ def _bootstrap(engine: Engine, settings: Settings) -> None:
             secret = accounts.bootstrap_admin(conn, given)
             ignored = given is not None and not accounts.token_exists(conn, given)
     except Conflict:
-        return  # another process bootstrapped the same database a moment ago
+        # Another process bootstrapped the same database a moment ago, or the name is taken by a team.
+        with Database(engine).write() as conn:
+            if accounts.count_users(conn) == 0:
+                raise
+        return
     if secret is not None:
         # The terminal, not a log: the one time this secret is shown. It is not stored anywhere in clear.
         print(

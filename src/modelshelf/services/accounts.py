@@ -151,7 +151,8 @@ def set_member(conn: Session, team_name: str, user_name: str, role: object, *, a
         raise InvalidArgument(f"invalid role {shown(role)}: use one of {', '.join(ROLES)}")
     team_row = _must_get_team(conn, team_name)
     user_row = must_get_user(conn, user_name)
-    accounts.set_membership(conn, team_row["id"], user_row["id"], str(role))
+    if not accounts.set_membership(conn, team_row["id"], user_row["id"], str(role)):
+        raise Conflict(f"user {user_name!r} was added to team {team_name!r} at the same moment: try again")
     audit.record(conn, actor, "set_member", "team", team_name, {"user": user_name, "role": role})
     return Team(team_row, accounts.members(conn, [team_row["id"]]))
 

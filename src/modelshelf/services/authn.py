@@ -11,7 +11,7 @@ import functools
 import logging
 import time
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import SQLAlchemyError
 
 from modelshelf.auth import tokens
 from modelshelf.auth.principal import Principal, expand
@@ -65,9 +65,10 @@ def _principal(token_id: int, user_id: int, name: str, scopes: str, is_admin: bo
 
 
 def _mark_used(database: Database, token_id: int, now: int) -> None:
-    """Best effort: a database too busy to note the time must not fail the request it would describe."""
+    """Best effort, and without waiting: a request must neither fail nor stall (the server has one thread)
+    because another writer holds the database; the time is noted on a later request instead."""
     try:
-        with database.write() as conn:
+        with database.write(wait=False) as conn:
             accounts.mark_used(conn, token_id, now, now - LAST_USED_RESOLUTION_MS)
-    except (Unavailable, OperationalError) as exc:  # locked for too long, or gone away
+    except (Unavailable, SQLAlchemyError) as exc:  # locked by another writer, gone away, read-only
         log.warning("could not record the last use of token %d: %s", token_id, exc.__class__.__name__)

@@ -84,15 +84,21 @@ def membership(conn: Session, team_id: int, user_id: int) -> Row | None:
     )
 
 
-def set_membership(conn: Session, team_id: int, user_id: int, role: str) -> None:
+def set_membership(conn: Session, team_id: int, user_id: int, role: str) -> bool:
+    """Add the member or change their role; False if a concurrent writer added them first."""
     if membership(conn, team_id, user_id) is None:
-        conn.sql.execute(insert(team_member).values(team_id=team_id, user_id=user_id, role=role))
-    else:
-        conn.sql.execute(
-            update(team_member)
-            .where(team_member.c.team_id == team_id, team_member.c.user_id == user_id)
-            .values(role=role)
-        )
+        try:
+            with conn.sql.begin_nested():
+                conn.sql.execute(insert(team_member).values(team_id=team_id, user_id=user_id, role=role))
+            return True
+        except IntegrityError:
+            return False
+    conn.sql.execute(
+        update(team_member)
+        .where(team_member.c.team_id == team_id, team_member.c.user_id == user_id)
+        .values(role=role)
+    )
+    return True
 
 
 def remove_membership(conn: Session, team_id: int, user_id: int) -> bool:
@@ -100,11 +106,6 @@ def remove_membership(conn: Session, team_id: int, user_id: int) -> bool:
         delete(team_member).where(team_member.c.team_id == team_id, team_member.c.user_id == user_id)
     )
     return bool(result.rowcount)
-
-
-def count_owners(conn: Session, team_id: int) -> int:
-    query = select(func.count()).where(team_member.c.team_id == team_id, team_member.c.role == "owner")
-    return int(conn.sql.execute(query).scalar_one())
 
 
 # --- tokens --------------------------------------------------------------------------------------------

@@ -33,10 +33,20 @@ def connect(url: str, **kwargs: Any) -> Engine:
 
 
 WRITE = "modelshelf_write"  # execution option of connections that will write
+NOWAIT = "modelshelf_nowait"  # ...and that would rather fail at once than wait for another writer
+BUSY_TIMEOUT_MS = 5000
 
 
 def _sqlite_begin(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE) else "BEGIN")
+    options = conn.get_execution_options()
+    # The busy timeout belongs to the connection: a no-wait write sets it to 0, and the next transaction
+    # on that connection that may wait sets it back (only then, to spare the statement on every BEGIN).
+    timeout = 0 if options.get(NOWAIT) else BUSY_TIMEOUT_MS
+    info = conn.connection.info
+    if info.get("busy_timeout", BUSY_TIMEOUT_MS) != timeout:
+        conn.exec_driver_sql(f"PRAGMA busy_timeout={timeout}")
+        info["busy_timeout"] = timeout
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE) else "BEGIN")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -44,6 +54,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()

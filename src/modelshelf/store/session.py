@@ -19,17 +19,18 @@ from sqlalchemy import Connection, Dialect, Engine
 from sqlalchemy.pool import PoolProxiedConnection
 
 from modelshelf.errors import RegistryError, Unavailable
-from modelshelf.store.engine import WRITE
+from modelshelf.store.engine import NOWAIT, WRITE
 
 
 class Session:
-    __slots__ = ("_database", "_driver", "_sql", "_transaction")
+    __slots__ = ("_database", "_driver", "_sql", "_transaction", "_wait")
 
-    def __init__(self, database: Database, *, write: bool) -> None:
+    def __init__(self, database: Database, *, write: bool, wait: bool = True) -> None:
         self._database = database
         self._sql: Connection | None = None
         self._driver: PoolProxiedConnection | None = None
         self._transaction = write
+        self._wait = wait
 
     @property
     def dialect(self) -> Dialect:
@@ -40,7 +41,7 @@ class Session:
         if self._sql is None:
             self._sql = self._database.engine.connect()
             if self._transaction:
-                self._sql.execution_options(**{WRITE: True})
+                self._sql.execution_options(**{WRITE: True, NOWAIT: not self._wait})
                 self._sql.begin()
         return self._sql
 
@@ -87,8 +88,10 @@ class Database:
     def read(self) -> Session:
         return Session(self, write=False)
 
-    def write(self) -> Session:
-        return Session(self, write=True)
+    def write(self, *, wait: bool = True) -> Session:
+        """A write transaction; with `wait=False`, one that fails at once if another writer holds SQLite's
+        lock (for writes that may be skipped, such as a token's last-used time)."""
+        return Session(self, write=True, wait=wait)
 
     def take_reader(self) -> PoolProxiedConnection:
         try:
