@@ -1,8 +1,9 @@
-"""Authentication: from an Authorization header to a Principal, looked up afresh on every request.
+"""Authentication: from an Authorization header to a Principal, checked on every request.
 
-Nothing is cached, so a revoked or expired token, or a disabled user, is refused on the very next request.
-Every way a credential can be wrong gives the same answer, and the lookup by hash costs the same whatever
-is wrong, so neither the message nor the timing tells which part was.
+A revoked or expired token, or a disabled user, is refused on the very next request (TokenLookup says how
+SQLite lookups stay exact while keeping what they found). Every way a credential can be wrong gives the
+same answer, and a token is found by its hash alone, so there is no "right id, wrong secret" whose timing
+could tell which part was wrong; only someone who already holds a token can be answered from memory.
 """
 
 from __future__ import annotations
@@ -42,10 +43,10 @@ def credential(header: str | None) -> str:
     return value
 
 
-def authenticate(database: Database, header: str | None) -> Principal:
+def authenticate(database: Database, lookup: accounts.TokenLookup, header: str | None) -> Principal:
     secret = credential(header)
     now = time.time_ns() // 1_000_000
-    token = accounts.live_token(database, tokens.token_hash(secret), now)
+    token = lookup.find(tokens.token_hash(secret), now)
     if token is None:
         raise Unauthenticated(INVALID)
     if token.last_used_time is None or now - token.last_used_time >= LAST_USED_RESOLUTION_MS:

@@ -189,10 +189,23 @@ def later_than_stored(table: Table, now: int) -> ColumnElement[int]:
     return case((table.c.last_update_time >= now, table.c.last_update_time + 1), else_=now)
 
 
+_INSERTS: dict[str, Any] = {}
+
+
+def _inserting(table: Table) -> Any:
+    """`INSERT ... RETURNING *` for a table, built once: the values go in as parameters. Building the
+    statement with `.values(**values)` per call makes SQLAlchemy compute a cache key over every value,
+    which cost more than the INSERT itself."""
+    statement = _INSERTS.get(table.name)
+    if statement is None:
+        statement = _INSERTS[table.name] = insert(table).returning(*table.c)
+    return statement
+
+
 def insert_row(conn: Session, table: Table, values: Mapping[str, Any]) -> Row:
     """Insert and return the stored row (RETURNING: no second query)."""
     with _unique_violations():
-        row = dict(conn.sql.execute(insert(table).values(**values).returning(*table.c)).mappings().one())
+        row = dict(conn.sql.execute(_inserting(table), dict(values)).mappings().one())
     if row["id"] > INT32_MAX:
         # Ids are int32 on the wire; refuse rather than hand out an id no client can send back.
         raise InvalidArgument(f"{table.name} id space exhausted")

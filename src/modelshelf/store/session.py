@@ -84,6 +84,7 @@ class Database:
         self.engine = engine
         self._idle: list[PoolProxiedConnection] = []
         self._max_idle = max_idle_readers
+        self._watcher: PoolProxiedConnection | None = None
 
     def read(self) -> Session:
         return Session(self, write=False)
@@ -110,7 +111,24 @@ class Database:
             return
         self._idle.append(connection)
 
+    def data_version(self) -> int:
+        """SQLite's count of commits by other connections, on a connection kept for asking only this: it
+        changes whenever anything was committed to the file since it last answered (PRAGMA data_version).
+        """
+        if self._watcher is None:
+            self._watcher = self.engine.raw_connection()
+        try:
+            row: Any = self._watcher.dbapi_connection.execute("PRAGMA data_version").fetchone()  # type: ignore[union-attr]
+            return int(row[0])
+        except self.engine.dialect.loaded_dbapi.OperationalError as exc:
+            self._watcher.invalidate()
+            self._watcher = None
+            raise Unavailable("the database is unavailable, try again later") from exc
+
     def dispose(self) -> None:
+        if self._watcher is not None:
+            self._watcher.invalidate()
+            self._watcher = None
         while self._idle:
             self._idle.pop().invalidate()
         self.engine.dispose()
