@@ -12,6 +12,8 @@ from sqlalchemy import Engine, update
 from starlette.testclient import TestClient
 
 from modelshelf.auth.tokens import token_hash
+from modelshelf.services import accounts
+from modelshelf.store.session import Database
 from modelshelf.store.tables import api_token
 from tests.integration.kf import V1, error, ok
 
@@ -935,3 +937,14 @@ def test_refused_writes_leave_no_audit_event(client: TestClient) -> None:
     error(client.post(f"{ADMIN}/tokens", json={"user": "sue", "name": "ci", "scopes": READ}), 409)
     error(client.patch(f"{ADMIN}/users/admin", json={"disabled": True}), 400)
     assert events(client) == before
+
+
+def test_a_chosen_bootstrap_secret_leaves_no_prefix_behind(client: TestClient, engine: Engine) -> None:
+    chosen = "CorrectHorseBatteryStaple-2026!!xyz"
+    with Database(engine).write() as conn:
+        accounts.create_user(conn, "ops", admin=True, actor=accounts.CLI)
+        accounts.create_token(conn, "ops", "chosen", ["admin"], actor=accounts.CLI, secret=chosen)
+    listed = client.get(f"{ADMIN}/tokens", params={"user": "ops"})
+    assert [t["prefix"] for t in listed.json()["items"]] == ["(custom)"]
+    assert "Correct" not in listed.text
+    assert client.get(f"{ADMIN}/users", headers={"Authorization": f"Bearer {chosen}"}).status_code == 200

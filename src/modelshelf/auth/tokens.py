@@ -31,7 +31,11 @@ def token_hash(token: str) -> str:
 
 
 def display_prefix(token: str) -> str:
-    """Enough of a token to recognise it in a list, far too little to use it."""
+    """Enough of a token to recognise it in a list, far too little to use it. A token not of our making
+    (a bootstrap value someone chose) may be a phrase whose start gives the rest away: none of it is kept.
+    """
+    if not token.startswith(PREFIX):
+        return "(custom)"
     return token[: len(PREFIX) + 6]
 
 
