@@ -120,3 +120,21 @@ def test_unknown_tokens_are_not_kept(engine: Engine) -> None:
         assert lookup.find(f"{i:064x}", now=0) is None
     assert lookup._kept == {}
     database.dispose()
+
+
+def test_a_noted_use_is_remembered_without_asking_the_database_again(
+    engine: Engine, member_token: str
+) -> None:
+    """Another process may have recorded the use already, so our UPDATE changes nothing and the file's
+    version stays put: the kept row must learn the time anyway, or every request would try again."""
+    database = Database(engine)
+    lookup = TokenLookup(database)
+    hashed = token_hash(member_token)
+    found = lookup.find(hashed, now=0)
+    assert found is not None and found.last_used_time is None
+    lookup.noted_use(hashed, 123)
+    again = lookup.find(hashed, now=0)
+    assert again is not None
+    expected = 123 if engine.dialect.name == "sqlite" else None  # PostgreSQL keeps nothing: it reads the row
+    assert again.last_used_time == expected
+    database.dispose()

@@ -46,11 +46,13 @@ def credential(header: str | None) -> str:
 def authenticate(database: Database, lookup: accounts.TokenLookup, header: str | None) -> Principal:
     secret = credential(header)
     now = time.time_ns() // 1_000_000
-    token = lookup.find(tokens.token_hash(secret), now)
+    hashed = tokens.token_hash(secret)
+    token = lookup.find(hashed, now)
     if token is None:
         raise Unauthenticated(INVALID)
     if token.last_used_time is None or now - token.last_used_time >= LAST_USED_RESOLUTION_MS:
         _mark_used(database, token.id, now)
+        lookup.noted_use(hashed, now)
     return _principal(token.id, token.user_id, token.user_name, token.scopes, bool(token.is_admin))
 
 

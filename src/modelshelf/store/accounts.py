@@ -199,6 +199,13 @@ class TokenLookup:
                 self._kept[token_hash] = token
         return self._expired_or(token, now)
 
+    def noted_use(self, token_hash: str, now: int) -> None:
+        """The token's use at `now` was recorded (or found already recorded by another process, which
+        changes nothing in the file): remember it, so the next requests do not try again."""
+        token = self._kept.get(token_hash)
+        if token is not None:
+            self._kept[token_hash] = token._replace(last_used_time=now)
+
     def _query(self, token_hash: str) -> LiveToken | None:
         row = fetch_first_compiled(
             self._database, "live_token", _live_token_query, {"token_hash": token_hash}
