@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import time
 import urllib.error
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.clients import ensure_client
+from tests.fixtures.serve import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -76,16 +76,10 @@ def test_python_client_example(live_server: str, live_admin_token: str, tmp_path
     assert result.stdout.strip() == "{'accuracy': 0.97}"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_make_serve_serves(tmp_path: Path) -> None:
     """`make serve` in this checkout (its venv already installed by `make test`) answers on the port given,
     says how to get a token, and on its empty database prints the admin's token, which then works."""
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "MODELSHELF_ADMIN_TOKEN"}
     env |= {"MODELSHELF_PORT": str(port), "MODELSHELF_DATA_DIR": str(tmp_path / "data")}
     log = tmp_path / "serve.log"

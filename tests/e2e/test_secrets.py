@@ -6,17 +6,14 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import _free_port, _modelshelf_command, _ready, _stop
+from tests.fixtures.serve import Server, request, serving
 
 MODELS = "/api/model_registry/v1/registered_models"
 
@@ -25,7 +22,7 @@ MODELS = "/api/model_registry/v1/registered_models"
 class ChattyServer:
     url: str
     admin_token: str
-    log: Path
+    server: Server
     data_dir: Path
 
 
@@ -33,41 +30,19 @@ class ChattyServer:
 def chatty_server(tmp_path: Path) -> Iterator[ChattyServer]:
     """A server that logs as much as it can: debug level and every request."""
     admin_token = "msh_" + secrets.token_urlsafe(32)
-    port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODELSHELF_")}
     env |= {
         "MODELSHELF_DATA_DIR": str(tmp_path / "data"),
         "MODELSHELF_ADMIN_TOKEN": admin_token,
         "MODELSHELF_LOG_LEVEL": "debug",
     }
-    log = tmp_path / "server.log"
-    command = [*_modelshelf_command(), "serve", "--access-log", "--host", "127.0.0.1", "--port", str(port)]
-    with open(log, "wb") as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while not _ready(url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"server did not start:\n{log.read_text(errors='replace')}")
-            time.sleep(0.1)
-        yield ChattyServer(url, admin_token, log, tmp_path / "data")
-    finally:
-        _stop(process)
+    with serving(env, tmp_path / "server", "--access-log") as server:
+        yield ChattyServer(server.base_url, admin_token, server, tmp_path / "data")
 
 
 def _call(url: str, authorization: str | None, method: str = "GET", body: object = None) -> tuple[int, str]:
-    headers = {"Content-Type": "application/json"}
-    if authorization is not None:
-        headers["Authorization"] = authorization
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        with exc:
-            return exc.code, exc.read().decode()
+    status, raw = request(url, authorization, method, body)
+    return status, raw.decode()
 
 
 def test_no_token_in_logs_error_bodies_or_the_database(chatty_server: ChattyServer) -> None:
@@ -109,7 +84,7 @@ def test_no_token_in_logs_error_bodies_or_the_database(chatty_server: ChattyServ
     assert status == 400 and admin not in text
 
     time.sleep(0.2)  # let the server flush its last log lines
-    log = s.log.read_text(errors="replace")
+    log = s.server.output()
     assert f"POST {MODELS}" in log and "401" in log, "the access log was not captured"
     for name, value in {"admin": admin, "issued": issued, "unknown": unknown, "reader": reader}.items():
         assert value not in log, f"the {name} token is in the server log"

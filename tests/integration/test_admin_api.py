@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Engine, update
 from starlette.testclient import TestClient
 
+from modelshelf.auth.principal import CLI
 from modelshelf.auth.tokens import token_hash
 from modelshelf.services import accounts
 from modelshelf.store.session import Database
@@ -942,8 +943,8 @@ def test_refused_writes_leave_no_audit_event(client: TestClient) -> None:
 def test_a_chosen_bootstrap_secret_leaves_no_prefix_behind(client: TestClient, engine: Engine) -> None:
     chosen = "CorrectHorseBatteryStaple-2026!!xyz"
     with Database(engine).write() as conn:
-        accounts.create_user(conn, "ops", admin=True, actor=accounts.CLI)
-        accounts.create_token(conn, "ops", "chosen", ["admin"], actor=accounts.CLI, secret=chosen)
+        accounts.create_user(conn, "ops", admin=True, actor=CLI)
+        accounts.create_token(conn, "ops", "chosen", ["admin"], actor=CLI, secret=chosen)
     listed = client.get(f"{ADMIN}/tokens", params={"user": "ops"})
     assert [t["prefix"] for t in listed.json()["items"]] == ["(custom)"]
     assert "Correct" not in listed.text

@@ -22,10 +22,9 @@ from starlette.testclient import TestClient
 
 from modelshelf.api.access import PUBLIC, Access, RouteDecision, route_table
 from modelshelf.app import create_app
-from modelshelf.auth.principal import expand
+from modelshelf.auth.principal import CLI, expand
 from modelshelf.auth.tokens import Scope
 from modelshelf.services import accounts, audit
-from modelshelf.services.accounts import CLI
 from modelshelf.settings import Settings
 from modelshelf.store.session import Database
 from modelshelf.store.tables import api_token

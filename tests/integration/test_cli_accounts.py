@@ -8,17 +8,11 @@ each; one test runs `token create` in a shell as `TOKEN=$(...)`. `serve` runs as
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
-import socket
 import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +25,7 @@ from starlette.testclient import TestClient
 from modelshelf.cli.main import is_loopback, main
 from modelshelf.store import migrate, tables
 from modelshelf.store.engine import connect
+from tests.fixtures.serve import call, free_port, modelshelf_command, serving
 
 V1 = "/api/model_registry/v1"
 MODELS = f"{V1}/registered_models"
@@ -398,12 +393,12 @@ def test_token_create_works_as_a_shell_substitution(
 ) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODELSHELF_")}
     env["MODELSHELF_DATABASE_URL"] = database_url
-    command = [*_modelshelf_command(), "user", "create", "alice"]
+    command = [*modelshelf_command(), "user", "create", "alice"]
     made = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
     assert made.returncode == 0, made.stderr
 
     script = 'TOKEN=$("$@") || exit 1; printf "[%s]" "$TOKEN"'
-    command = [*_modelshelf_command(), "token", "create", "alice", "--name", "ci", "--scope", "models:read"]
+    command = [*modelshelf_command(), "token", "create", "alice", "--name", "ci", "--scope", "models:read"]
     result = subprocess.run(
         ["sh", "-c", script, "sh", *command], env=env, capture_output=True, text=True, timeout=60, check=False
     )
@@ -687,22 +682,7 @@ def test_commands_refuse_a_database_one_migration_behind(
 
 # --- serve: the first admin, and --no-auth -------------------------------------------------------------
 
-READY_TIMEOUT_S = 30.0
-STOP_TIMEOUT_S = 10.0
 BANNER_TOKEN = re.compile(r"^    (\S+)$", re.MULTILINE)
-
-
-def _modelshelf_command() -> list[str]:
-    script = Path(sys.executable).with_name("modelshelf")
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-m", "modelshelf.cli.main"]
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _serve_env(data_dir: Path, **values: str) -> dict[str, str]:
@@ -714,95 +694,9 @@ def _serve_env(data_dir: Path, **values: str) -> dict[str, str]:
     return env
 
 
-def call(
-    url: str, token: str | None = None, method: str = "GET", body: object = None
-) -> tuple[int, dict[str, Any]]:
-    """One HTTP request: its status and JSON body, whatever the status (the response is always closed)."""
-    headers = {"Content-Type": "application/json"}
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, method=method, data=data, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        try:
-            return exc.code, json.loads(exc.read())
-        finally:
-            exc.close()
-
-
-def _ready(base_url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{base_url}/readyz", timeout=2) as response:
-            return bool(response.status == 200)
-    except urllib.error.HTTPError as exc:
-        exc.close()
-        return False
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=STOP_TIMEOUT_S)
-
-
-@dataclass
-class Server:
-    base_url: str
-    stdout_path: Path
-    stderr_path: Path
-
-    def stdout(self) -> str:
-        return self.stdout_path.read_text(errors="replace")
-
-    def stderr(self) -> str:
-        return self.stderr_path.read_text(errors="replace")
-
-    def output(self) -> str:
-        return self.stdout() + self.stderr()
-
-
-@contextmanager
-def serving(env: dict[str, str], logs: Path, *flags: str) -> Iterator[Server]:
-    """`modelshelf serve` on a free 127.0.0.1 port until the block ends; output in `logs`.out / .err."""
-    failure = ""
-    for _attempt in range(3):  # the free port may be taken before the server binds it: retry on another
-        port = _free_port()
-        server = Server(f"http://127.0.0.1:{port}", logs.with_suffix(".out"), logs.with_suffix(".err"))
-        with open(server.stdout_path, "wb") as out, open(server.stderr_path, "wb") as err:
-            process = subprocess.Popen(
-                [*_modelshelf_command(), "serve", "--host", "127.0.0.1", "--port", str(port), *flags],
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-            )
-        try:
-            deadline = time.monotonic() + READY_TIMEOUT_S
-            while process.poll() is None and not _ready(server.base_url) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            if process.poll() is None and _ready(server.base_url):
-                yield server
-                return
-        finally:
-            _stop(process)
-        failure = f"modelshelf serve exited with {process.returncode}:\n{server.output()}"
-        if "address already in use" not in failure.lower():
-            break
-    pytest.fail(failure, pytrace=False)
-
-
 def run_modelshelf(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*_modelshelf_command(), *args],
+        [*modelshelf_command(), *args],
         env=env,
         stdin=subprocess.DEVNULL,
         capture_output=True,
@@ -882,7 +776,7 @@ def test_serve_takes_the_first_admin_token_from_the_environment(tmp_path: Path) 
 def test_serve_refuses_an_unusable_admin_token(tmp_path: Path, given: str) -> None:
     data_dir = tmp_path / "data"
     env = _serve_env(data_dir, ADMIN_TOKEN=given)
-    result = run_modelshelf(env, "serve", "--host", "127.0.0.1", "--port", str(_free_port()))
+    result = run_modelshelf(env, "serve", "--host", "127.0.0.1", "--port", str(free_port()))
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert "MODELSHELF_ADMIN_TOKEN must be 32-512 printable ASCII characters without spaces" in result.stderr
     assert given not in result.stdout + result.stderr
@@ -902,7 +796,7 @@ def test_no_auth_is_refused_off_loopback(
     data_dir = tmp_path / "data"
     env = _serve_env(data_dir) if env_host is None else _serve_env(data_dir, HOST=env_host)
     started = time.monotonic()
-    result = run_modelshelf(env, "serve", "--no-auth", "--port", str(_free_port()), *flags, timeout=30)
+    result = run_modelshelf(env, "serve", "--no-auth", "--port", str(free_port()), *flags, timeout=30)
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert "refusing --no-auth on" in result.stderr and "loopback address" in result.stderr, result.stderr
     assert result.stdout == ""

@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import Engine, text
 from starlette.testclient import TestClient
 
+from modelshelf.auth.principal import CLI
 from modelshelf.auth.tokens import token_hash
 from modelshelf.services import accounts
-from modelshelf.services.accounts import CLI
 from modelshelf.store.accounts import TokenLookup
 from modelshelf.store.session import Database
 

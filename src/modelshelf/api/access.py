@@ -47,7 +47,6 @@ class Gate:
     """Authenticates requests for one app; with auth off, everyone is the anonymous principal."""
 
     def __init__(self, database: Database, *, enabled: bool) -> None:
-        self.database = database
         self.enabled = enabled
         self.tokens = TokenLookup(database)
 
@@ -57,7 +56,7 @@ class Gate:
                 # Users and tokens made by an anonymous caller would outlive the experiment.
                 raise Forbidden("the admin API is off under --no-auth: use the modelshelf CLI")
             return ANONYMOUS
-        principal = authn.authenticate(self.database, self.tokens, _authorization(request))
+        principal = authn.authenticate(self.tokens, _authorization(request))
         if access.scope is not None and not principal.may(access.scope):
             raise Forbidden(f"this token lacks the '{access.scope}' scope")
         return principal

@@ -32,10 +32,12 @@ class Principal:
     user_id: int | None
     token_id: int | None
     granted: frozenset[Scope]  # expanded: already includes implied scopes
-    via: str = "api"  # api | no-auth (the CLI records "cli" without a principal)
+    via: str = "api"  # how the request came: api | cli | no-auth
 
     def may(self, scope: Scope) -> bool:
         return scope in self.granted
 
 
 ANONYMOUS = Principal(name=None, user_id=None, token_id=None, granted=frozenset(Scope), via="no-auth")
+# The CLI runs on the server with its database credentials, so whoever runs it is trusted like them.
+CLI = Principal(name=None, user_id=None, token_id=None, granted=frozenset(Scope), via="cli")

@@ -13,9 +13,9 @@ import sys
 from collections.abc import Callable, Sequence
 
 from modelshelf.api.admin import event_json, iso, team_json, token_json, user_json
+from modelshelf.auth.principal import CLI
 from modelshelf.auth.tokens import Scope
 from modelshelf.services import accounts, audit
-from modelshelf.services.accounts import CLI
 from modelshelf.store.session import Database, Session
 
 Command = Callable[[Session, argparse.Namespace], None]

@@ -10,18 +10,15 @@ import re
 from dataclasses import dataclass
 
 from modelshelf.auth import tokens
-from modelshelf.auth.principal import Principal
+from modelshelf.auth.principal import CLI, Principal
 from modelshelf.auth.tokens import Scope
 from modelshelf.domain.entities import INT32_MAX
 from modelshelf.errors import Conflict, InvalidArgument, NotFound, shown
 from modelshelf.services import audit
 from modelshelf.services.clock import clock
 from modelshelf.store import accounts
-from modelshelf.store.repository import Row
+from modelshelf.store.repository import Row, UniqueViolation
 from modelshelf.store.session import Session
-from modelshelf.store.tables import api_token, team, user
-
-CLI = Principal(name=None, user_id=None, token_id=None, granted=frozenset(Scope), via="cli")
 
 # Users and teams share one namespace (a project owner is either), spelled like a URL path segment.
 _NAME = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?")
@@ -57,11 +54,12 @@ def create_user(conn: Session, name: object, *, admin: bool, actor: Principal) -
     name = _check_name("user", name)
     if (kind := _name_taken(conn, name)) is not None:
         raise Conflict(f"a {kind} named {name!r} already exists")
-    row = accounts.insert_returning(
-        conn, user, {"name": name, "is_admin": admin, "disabled": False, "create_time": clock.now()}
-    )
-    if row is None:  # created by someone else between the check and the insert
-        raise Conflict(f"a user named {name!r} already exists")
+    try:
+        row = accounts.add_user(
+            conn, {"name": name, "is_admin": admin, "disabled": False, "create_time": clock.now()}
+        )
+    except UniqueViolation:  # created by someone else between the check and the insert
+        raise Conflict(f"a user named {name!r} already exists") from None
     audit.record(conn, actor, "create", "user", name, {"admin": admin})
     return row
 
@@ -111,9 +109,10 @@ def create_team(conn: Session, name: object, *, actor: Principal) -> Team:
     name = _check_name("team", name)
     if (kind := _name_taken(conn, name)) is not None:
         raise Conflict(f"a {kind} named {name!r} already exists")
-    row = accounts.insert_returning(conn, team, {"name": name, "disabled": False, "create_time": clock.now()})
-    if row is None:
-        raise Conflict(f"a team named {name!r} already exists")
+    try:
+        row = accounts.add_team(conn, {"name": name, "disabled": False, "create_time": clock.now()})
+    except UniqueViolation:
+        raise Conflict(f"a team named {name!r} already exists") from None
     audit.record(conn, actor, "create", "team", name)
     return Team(row, [])
 
@@ -219,22 +218,20 @@ def create_token(
         raise InvalidArgument(f"user {user_name!r} is not an admin, so cannot hold the 'admin' scope")
     secret = secret or tokens.new_token()
     now = clock.now()
-    row = accounts.insert_returning(
-        conn,
-        api_token,
-        {
-            "user_id": owner["id"],
-            "name": name,
-            "token_hash": tokens.token_hash(secret),
-            "display_prefix": tokens.display_prefix(secret),
-            "scopes": " ".join(sorted(granted)),
-            "create_time": now,
-            "expire_time": None if days is None else now + days * DAY_MS,
-        },
-    )
-    if row is None:
+    values = {
+        "user_id": owner["id"],
+        "name": name,
+        "token_hash": tokens.token_hash(secret),
+        "display_prefix": tokens.display_prefix(secret),
+        "scopes": " ".join(sorted(granted)),
+        "create_time": now,
+        "expire_time": None if days is None else now + days * DAY_MS,
+    }
+    try:
+        row = accounts.add_token(conn, values)
+    except UniqueViolation:
         # The only other unique column is the hash of 256 random bits (or a bootstrap secret in use).
-        raise Conflict(f"user {user_name!r} already has a token named {name!r}")
+        raise Conflict(f"user {user_name!r} already has a token named {name!r}") from None
     audit.record(conn, actor, "create", "token", row["id"], {"user": user_name, "name": name})
     return {**row, "user_name": owner["name"]}, secret
 

@@ -19,7 +19,6 @@ from modelshelf.auth.principal import Principal, expand
 from modelshelf.auth.tokens import Scope
 from modelshelf.errors import Unauthenticated, Unavailable
 from modelshelf.store import accounts
-from modelshelf.store.session import Database
 
 log = logging.getLogger("modelshelf.auth")
 
@@ -43,7 +42,7 @@ def credential(header: str | None) -> str:
     return value
 
 
-def authenticate(database: Database, lookup: accounts.TokenLookup, header: str | None) -> Principal:
+def authenticate(lookup: accounts.TokenLookup, header: str | None) -> Principal:
     secret = credential(header)
     now = time.time_ns() // 1_000_000
     hashed = tokens.token_hash(secret)
@@ -51,8 +50,7 @@ def authenticate(database: Database, lookup: accounts.TokenLookup, header: str |
     if token is None:
         raise Unauthenticated(INVALID)
     if token.last_used_time is None or now - token.last_used_time >= LAST_USED_RESOLUTION_MS:
-        _mark_used(database, token.id, now)
-        lookup.noted_use(hashed, now)
+        _record_use(lookup, hashed, token.id, now)
     return _principal(token.id, token.user_id, token.user_name, token.scopes, bool(token.is_admin))
 
 
@@ -67,11 +65,10 @@ def _principal(token_id: int, user_id: int, name: str, scopes: str, is_admin: bo
     return Principal(name=name, user_id=user_id, token_id=token_id, granted=expand(held))
 
 
-def _mark_used(database: Database, token_id: int, now: int) -> None:
+def _record_use(lookup: accounts.TokenLookup, token_hash: str, token_id: int, now: int) -> None:
     """Best effort, and without waiting: a request must neither fail nor stall (the server has one thread)
     because another writer holds the database; the time is noted on a later request instead."""
     try:
-        with database.write(wait=False) as conn:
-            accounts.mark_used(conn, token_id, now, now - LAST_USED_RESOLUTION_MS)
+        lookup.record_use(token_hash, token_id, now, now - LAST_USED_RESOLUTION_MS)
     except (Unavailable, SQLAlchemyError) as exc:  # locked by another writer, gone away, read-only
         log.warning("could not record the last use of token %d: %s", token_id, exc.__class__.__name__)

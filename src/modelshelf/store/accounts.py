@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Select, and_, bindparam, delete, false, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from modelshelf.store.repository import Row, fetch_first_compiled
+from modelshelf.store.repository import Row, fetch_first_compiled, insert_row
 from modelshelf.store.session import Database, Session
 from modelshelf.store.tables import api_token, audit_event, team, team_member, user
 
@@ -22,15 +22,17 @@ def _all(conn: Session, query: Select[Any]) -> list[Row]:
     return [dict(row) for row in conn.sql.execute(query).mappings()]
 
 
-def insert_returning(conn: Session, table: Any, values: Mapping[str, Any]) -> Row | None:
-    """Insert and return the row, or None when a unique constraint refused it.
+def add_user(conn: Session, values: Mapping[str, Any]) -> Row:
+    """Insert a user; UniqueViolation if the name is taken (then the transaction is spoiled: raise)."""
+    return insert_row(conn, user, values)
 
-    After None the transaction is spoiled (PostgreSQL aborts it): the caller raises, and the edge rolls back.
-    """
-    try:
-        return dict(conn.sql.execute(insert(table).values(**values).returning(*table.c)).mappings().one())
-    except IntegrityError:
-        return None
+
+def add_team(conn: Session, values: Mapping[str, Any]) -> Row:
+    return insert_row(conn, team, values)
+
+
+def add_token(conn: Session, values: Mapping[str, Any]) -> Row:
+    return insert_row(conn, api_token, values)
 
 
 # --- users and teams -----------------------------------------------------------------------------------
@@ -198,6 +200,13 @@ class TokenLookup:
                     self._kept.clear()
                 self._kept[token_hash] = token
         return self._expired_or(token, now)
+
+    def record_use(self, token_hash: str, token_id: int, now: int, not_since: int) -> None:
+        """Write the token's use at `now` (see mark_used) without waiting for another writer: raises if the
+        database is locked or gone, so that a later request tries again."""
+        with self._database.write(wait=False) as conn:
+            mark_used(conn, token_id, now, not_since)
+        self.noted_use(token_hash, now)
 
     def noted_use(self, token_hash: str, now: int) -> None:
         """The token's use at `now` was recorded (or found already recorded by another process, which

@@ -56,7 +56,7 @@ def _scope(entity: Entity, table: Table) -> list[ColumnElement[bool]]:
 _COMPILED: dict[tuple[str, Hashable], tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
 
 
-def fetch_compiled(
+def _fetch(
     conn: Session, key: Hashable, build: Callable[[], Select[Any]], params: Mapping[str, Any]
 ) -> list[Row]:
     """Run a SELECT of a fixed shape on the driver connection, compiled once per dialect.
@@ -123,7 +123,7 @@ def get(conn: Session, entity: Entity | Table, id_: int) -> Row | None:
     table = entity if isinstance(entity, Table) else table_of(entity)
     scope = [] if isinstance(entity, Table) else _scope(entity, table)
     artifact_type = entity.artifact_type if isinstance(entity, Entity) else None
-    rows = fetch_compiled(
+    rows = _fetch(
         conn,
         ("get", table.name, artifact_type),
         lambda: select(table).where(table.c.id == bindparam("id"), *scope),
@@ -147,7 +147,7 @@ def find(
         return query.limit(2)
 
     params = {**where, "model_version_id": model_version_id} if linked else where
-    return fetch_compiled(conn, ("find", table.name, entity.artifact_type, columns, linked), build, params)
+    return _fetch(conn, ("find", table.name, entity.artifact_type, columns, linked), build, params)
 
 
 # --- writes ------------------------------------------------------------------------------------------

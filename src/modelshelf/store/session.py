@@ -2,7 +2,7 @@
 
 A session offers two ways in. `sql` is a SQLAlchemy Connection, for statements composed per request
 (filters, pages, writes). `cursor()` is the driver connection itself, for the few statements of a fixed
-shape that run on nearly every request (get by id, find by name), compiled once (repository.fetch_compiled).
+shape that run on nearly every request (get by id, find by name), compiled once (repository._fetch).
 
 A read session takes its driver connection from a small cache of autocommit connections, so a request
 that only does such lookups costs neither a pool checkout nor a BEGIN/ROLLBACK pair; it opens a
