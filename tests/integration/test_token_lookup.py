@@ -1,13 +1,14 @@
 """Tokens are checked afresh on every request, even when the lookup keeps what it found in memory.
 
-On SQLite the lookup keeps live tokens until anything is committed to the database (PRAGMA data_version),
-so these tests warm it up first, then change the database from outside the server (a connection of its
+On SQLite the lookup keeps live tokens until anything is committed to the database (store.commits), so
+these tests warm it up first, then change the database from outside the server (a connection of its
 own, as another process or the CLI would) and expect the very next request to see the change.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import closing
 
@@ -16,9 +17,8 @@ from sqlalchemy import Engine, text
 from starlette.testclient import TestClient
 
 from modelshelf.auth.principal import CLI
-from modelshelf.auth.tokens import token_hash
 from modelshelf.services import accounts
-from modelshelf.store.accounts import TokenLookup
+from modelshelf.services.authn import Authenticator
 from modelshelf.store.session import Database
 
 MODELS = "/api/model_registry/v1/registered_models"
@@ -104,37 +104,45 @@ def test_a_change_through_the_api_is_seen_on_the_next_request(
 
 def test_expiry_needs_no_write_to_take_effect(engine: Engine, member_token: str) -> None:
     database = Database(engine)
-    lookup = TokenLookup(database)
+    authenticator = Authenticator(database)
     with database.write() as conn:
         conn.sql.execute(text("UPDATE api_token SET expire_time = 5000 WHERE name = 'laptop'"))
-    hashed = token_hash(member_token)
-    assert lookup.find(hashed, now=4999) is not None
-    assert lookup.find(hashed, now=5000) is None  # the same kept row, now past its expiry
+    assert authenticator.find(member_token, now=4999) is not None
+    assert authenticator.find(member_token, now=5000) is None  # the same kept row, now past its expiry
     database.dispose()
 
 
 def test_unknown_tokens_are_not_kept(engine: Engine) -> None:
     database = Database(engine)
-    lookup = TokenLookup(database)
+    authenticator = Authenticator(database)
     for i in range(50):
-        assert lookup.find(f"{i:064x}", now=0) is None
-    assert lookup._kept == {}
+        assert authenticator.find(f"msh_{i:043x}", now=0) is None
+    assert authenticator._kept == {}
     database.dispose()
 
 
-def test_a_noted_use_is_remembered_without_asking_the_database_again(
-    engine: Engine, member_token: str
-) -> None:
-    """Another process may have recorded the use already, so our UPDATE changes nothing and the file's
-    version stays put: the kept row must learn the time anyway, or every request would try again."""
+def test_a_use_is_written_once_a_minute(engine: Engine, member_token: str) -> None:
+    """The first request writes the token's last use; the next ones within the minute write nothing (on
+    SQLite, not even an empty commit: the commit marker stays put)."""
     database = Database(engine)
-    lookup = TokenLookup(database)
-    hashed = token_hash(member_token)
-    found = lookup.find(hashed, now=0)
-    assert found is not None and found.last_used_time is None
-    lookup.noted_use(hashed, 123)
-    again = lookup.find(hashed, now=0)
-    assert again is not None
-    expected = 123 if engine.dialect.name == "sqlite" else None  # PostgreSQL keeps nothing: it reads the row
-    assert again.last_used_time == expected
+    authenticator = Authenticator(database)
+    header = f"Bearer {member_token}"
+
+    def last_used() -> int | None:
+        with database.read() as conn:
+            value = conn.sql.execute(text("SELECT last_used_time FROM api_token")).scalar_one()
+            return None if value is None else int(value)
+
+    before = time.time_ns() // 1_000_000
+    authenticator.authenticate(header)
+    first = last_used()
+    assert first is not None and first >= before
+    if engine.dialect.name == "sqlite":
+        marker = database.commit_marker()
+    for _ in range(5):
+        authenticator.authenticate(header)
+    assert last_used() == first
+    if engine.dialect.name == "sqlite":
+        assert database.commit_marker() == marker
+        assert authenticator._kept[member_token].last_used_time == first
     database.dispose()

@@ -22,7 +22,6 @@ from modelshelf.auth.principal import ANONYMOUS, Principal
 from modelshelf.auth.tokens import Scope
 from modelshelf.errors import Forbidden
 from modelshelf.services import authn
-from modelshelf.store.accounts import TokenLookup
 from modelshelf.store.session import Database
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -48,7 +47,7 @@ class Gate:
 
     def __init__(self, database: Database, *, enabled: bool) -> None:
         self.enabled = enabled
-        self.tokens = TokenLookup(database)
+        self.authenticator = authn.Authenticator(database)
 
     def admit(self, request: Request, access: Access) -> Principal:
         if not self.enabled:
@@ -56,7 +55,7 @@ class Gate:
                 # Users and tokens made by an anonymous caller would outlive the experiment.
                 raise Forbidden("the admin API is off under --no-auth: use the modelshelf CLI")
             return ANONYMOUS
-        principal = authn.authenticate(self.tokens, _authorization(request))
+        principal = self.authenticator.authenticate(_authorization(request))
         if access.scope is not None and not principal.may(access.scope):
             raise Forbidden(f"this token lacks the '{access.scope}' scope")
         return principal

@@ -166,66 +166,18 @@ def _live_token_query() -> Select[Any]:
     )
 
 
-class TokenLookup:
-    """Finds live tokens by hash, for every authenticated request.
+def live_token(database: Database, token_hash: str) -> LiveToken | None:
+    """The token with this hash, unless revoked or its user disabled; one indexed query on a reader
+    connection of its own (the caller checks expiry, which needs no query)."""
+    row = fetch_first_compiled(database, "live_token", _live_token_query, {"token_hash": token_hash})
+    return None if row is None else LiveToken(*row)
 
-    On PostgreSQL each call is one indexed query. On SQLite, a token found stays in memory only as long
-    as nothing at all has been committed to the database since, by any connection of any process:
-    SQLite's `PRAGMA data_version`, asked on a connection of our own that never writes, changes exactly
-    then, and costs a fraction of the query. A revocation, a disabled user or a lost admin right is
-    therefore seen on the next request, as with no memory at all. Expiry is checked on every call.
-    Unknown hashes are never kept (anyone can send any number of them).
-    """
 
-    MAX_KEPT = 10_000
-
-    def __init__(self, database: Database) -> None:
-        self._database = database
-        self._sqlite = database.engine.dialect.name == "sqlite"
-        self._version: object = None
-        self._kept: dict[str, LiveToken] = {}
-
-    def find(self, token_hash: str, now: int) -> LiveToken | None:
-        if not self._sqlite:
-            return self._expired_or(self._query(token_hash), now)
-        version = self._database.data_version()
-        if version != self._version:
-            self._kept.clear()
-            self._version = version
-        token = self._kept.get(token_hash)
-        if token is None:
-            token = self._query(token_hash)
-            if token is not None:
-                if len(self._kept) >= self.MAX_KEPT:
-                    self._kept.clear()
-                self._kept[token_hash] = token
-        return self._expired_or(token, now)
-
-    def record_use(self, token_hash: str, token_id: int, now: int, not_since: int) -> None:
-        """Write the token's use at `now` (see mark_used) without waiting for another writer: raises if the
-        database is locked or gone, so that a later request tries again."""
-        with self._database.write(wait=False) as conn:
-            mark_used(conn, token_id, now, not_since)
-        self.noted_use(token_hash, now)
-
-    def noted_use(self, token_hash: str, now: int) -> None:
-        """The token's use at `now` was recorded (or found already recorded by another process, which
-        changes nothing in the file): remember it, so the next requests do not try again."""
-        token = self._kept.get(token_hash)
-        if token is not None:
-            self._kept[token_hash] = token._replace(last_used_time=now)
-
-    def _query(self, token_hash: str) -> LiveToken | None:
-        row = fetch_first_compiled(
-            self._database, "live_token", _live_token_query, {"token_hash": token_hash}
-        )
-        return None if row is None else LiveToken(*row)
-
-    @staticmethod
-    def _expired_or(token: LiveToken | None, now: int) -> LiveToken | None:
-        if token is None or (token.expire_time is not None and token.expire_time <= now):
-            return None
-        return token
+def record_use(database: Database, token_id: int, now: int, not_since: int) -> None:
+    """Write a token's use at `now` (see mark_used) in a transaction of its own that does not wait for
+    another writer: raises if the database is locked or gone."""
+    with database.write(wait=False) as conn:
+        mark_used(conn, token_id, now, not_since)
 
 
 def mark_used(conn: Session, token_id: int, now: int, not_since: int) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Dialect, Engine
 from sqlalchemy.pool import PoolProxiedConnection
 
 from modelshelf.errors import RegistryError, Unavailable
+from modelshelf.store.commits import CommitWatch
 from modelshelf.store.engine import NOWAIT, WRITE
 
 
@@ -84,7 +85,7 @@ class Database:
         self.engine = engine
         self._idle: list[PoolProxiedConnection] = []
         self._max_idle = max_idle_readers
-        self._watcher: PoolProxiedConnection | None = None
+        self._commits: CommitWatch | None = None
 
     def read(self) -> Session:
         return Session(self, write=False)
@@ -111,24 +112,17 @@ class Database:
             return
         self._idle.append(connection)
 
-    def data_version(self) -> int:
-        """SQLite's count of commits by other connections, on a connection kept for asking only this: it
-        changes whenever anything was committed to the file since it last answered (PRAGMA data_version).
-        """
-        if self._watcher is None:
-            self._watcher = self.engine.raw_connection()
-        try:
-            row: Any = self._watcher.dbapi_connection.execute("PRAGMA data_version").fetchone()  # type: ignore[union-attr]
-            return int(row[0])
-        except self.engine.dialect.loaded_dbapi.OperationalError as exc:
-            self._watcher.invalidate()
-            self._watcher = None
-            raise Unavailable("the database is unavailable, try again later") from exc
+    def commit_marker(self) -> object:
+        """SQLite only: a value that changes whenever anything was committed to the database since the
+        last call, by any connection of any process (see store.commits)."""
+        if self._commits is None:
+            self._commits = CommitWatch(self.engine)
+        return self._commits.marker()
 
     def dispose(self) -> None:
-        if self._watcher is not None:
-            self._watcher.invalidate()
-            self._watcher = None
+        if self._commits is not None:
+            self._commits.close()
+            self._commits = None
         while self._idle:
             self._idle.pop().invalidate()
         self.engine.dispose()
