@@ -202,3 +202,19 @@ def test_values_beyond_their_columns_are_400(client: TestClient, version_id: str
     body = {"artifactType": "metric", "name": "m", "value": 1.0, **fields}
     error(client.post(f"{V1}/model_versions/{version_id}/artifacts", json=body), 400)
     assert ok(client.get(f"{V1}/artifacts"))["size"] == 0
+
+
+def test_linking_an_artifact_is_audited_with_the_version(client: TestClient) -> None:
+    """Creating an artifact in one version and linking it into another are both attributed to the
+    version they happened in, so the trail says where a shared artifact was linked."""
+    registered = model(client, "audited")
+    first = version(client, registered["id"], "v1")
+    second = version(client, registered["id"], "v2")
+    made = artifact(client, first["id"], name="weights", uri="s3://b/w")
+    linked = {"artifactType": "model-artifact", "id": made["id"]}
+    ok(client.post(f"{V1}/model_versions/{second['id']}/artifacts", json=linked), 200)
+    trail = ok(client.get("/api/admin/v1/audit", params={"entity": f"artifact:{made['id']}"}))["items"]
+    assert [(e["action"], e["detail"]) for e in trail] == [
+        ("update", {"modelVersionId": second["id"]}),
+        ("create", {"modelVersionId": first["id"]}),
+    ]

@@ -627,6 +627,31 @@ def test_audit_list_refusals(cli: Cli) -> None:
     assert len(table(ok(cli("audit", "list", "--limit", "1000")))[1]) == 1
 
 
+NOT_UTF8 = "\udcff"  # what Python makes of a byte 0xff in a command-line argument
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("audit", "list", "--principal", NOT_UTF8),
+        ("audit", "list", "--entity", f"user:{NOT_UTF8}"),
+        ("user", "create", f"a{NOT_UTF8}"),
+        ("team", "add-member", "ml", NOT_UTF8),
+        ("token", "create", "alice", "--name", NOT_UTF8, "--scope", "models:read"),
+        ("token", "create", "alice", "--name", "x", "--scope", "models:read", "--scope", NOT_UTF8),
+    ],
+)
+def test_arguments_that_are_not_utf8_are_a_usage_error(
+    cli: Cli, engine: Engine, args: tuple[str, ...]
+) -> None:
+    ok(cli("user", "create", "alice"))
+    before = snapshot(engine)
+    result = cli(*args)
+    assert result.code == 2 and result.out == "", result
+    assert "is not valid UTF-8" in result.err and "Traceback" not in result.err
+    assert snapshot(engine) == before
+
+
 # --- a database whose schema is not current ------------------------------------------------------------
 
 COMMANDS = (

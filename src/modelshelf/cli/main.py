@@ -40,6 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     accounts_cli.add_commands(commands)
 
     args = parser.parse_args(argv)
+    for value in vars(args).values():
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str) and not _is_text(text):
+                # Bytes that are not UTF-8 reach Python as lone surrogates, which no database can store.
+                parser.error(f"argument {text!r} is not valid UTF-8")
     settings = Settings.from_env()
     if args.command == "serve":
         if args.host:
@@ -153,6 +158,14 @@ def _bootstrap(engine: Engine, settings: Settings) -> None:
         )
     elif ignored:
         print("note: MODELSHELF_ADMIN_TOKEN is ignored: this database already has users", file=sys.stderr)
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 if __name__ == "__main__":

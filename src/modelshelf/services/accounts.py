@@ -40,6 +40,8 @@ def _check_name(kind: str, name: object) -> str:
 
 
 def _name_taken(conn: Session, name: str) -> str | None:
+    """What already has this name; the name stays free for this transaction until it ends."""
+    accounts.lock_names(conn)
     if accounts.user_by_name(conn, name) is not None:
         return "user"
     if accounts.team_by_name(conn, name) is not None:

@@ -38,6 +38,20 @@ def add_token(conn: Session, values: Mapping[str, Any]) -> Row:
 # --- users and teams -----------------------------------------------------------------------------------
 
 
+_NAMES_LOCK = 0x6D736873_6E616D65  # 'mshsname': an arbitrary key of this app's own
+
+
+def lock_names(conn: Session) -> None:
+    """Hold, until the transaction ends, the right to take a name that users and teams share.
+
+    Each table has its own unique index, but nothing in the database stops a user and a team from taking
+    the same name at once. On SQLite a write transaction already excludes all others; on PostgreSQL this
+    takes a transaction-scoped advisory lock, so a concurrent creator waits, then sees the committed name.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.sql.execute(select(func.pg_advisory_xact_lock(_NAMES_LOCK)))
+
+
 def count_users(conn: Session) -> int:
     return int(conn.sql.execute(select(func.count()).select_from(user)).scalar_one())
 

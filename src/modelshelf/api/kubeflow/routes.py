@@ -87,10 +87,20 @@ class KubeflowAPI:
     async def body(self, request: Request) -> object:
         return await read_json(request, self.max_body_bytes)
 
-    def audited(self, conn: Session, request: Request, entity: Entity, row: Row, *, created: bool) -> Row:
+    def audited(
+        self,
+        conn: Session,
+        request: Request,
+        entity: Entity,
+        row: Row,
+        *,
+        created: bool,
+        detail: dict[str, Any] | None = None,
+    ) -> Row:
         """Record the write in the audit trail, in its transaction; artifacts of every type are "artifact"."""
         kind = "artifact" if entity.table == "artifact" else entity.table
-        audit.record(conn, principal_of(request), "create" if created else "update", kind, row["id"])
+        action = "create" if created else "update"
+        audit.record(conn, principal_of(request), action, kind, row["id"], detail)
         return row
 
     def read(self) -> Session:
@@ -198,7 +208,9 @@ class KubeflowAPI:
         values = codec.decode(body, entity, entity.create_fields | entity.update_fields, self.output_only)
         with self.write() as conn:
             row, created = artifacts.upsert_into_model_version(conn, version_id, entity, id_, values)
-            self.audited(conn, request, entity, row, created=created)
+            # Also written when the artifact existed and only gained a link: the version says where.
+            linked = {"modelVersionId": str(version_id)}
+            self.audited(conn, request, entity, row, created=created, detail=linked)
             return self.one(entity, row, 201 if created else 200)
 
     async def upsert_model_version(self, request: Request) -> Response:
