@@ -11,6 +11,7 @@ from starlette.applications import Starlette
 from modelshelf.api import admin, kubeflow, system
 from modelshelf.api.access import Gate, LoopbackOnly
 from modelshelf.api.errors import handle_unexpected
+from modelshelf.api.router import PrefixRouter
 from modelshelf.settings import Settings
 from modelshelf.store.engine import connect
 from modelshelf.store.session import Database
@@ -29,13 +30,13 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
         finally:
             database.dispose()
 
-    app = Starlette(
-        routes=[
+    app = Starlette(exception_handlers={Exception: handle_unexpected})
+    app.router = PrefixRouter(
+        [
             *kubeflow.mounts(database, settings.max_body_bytes, gate),
             *admin.mounts(database, settings.max_body_bytes, gate),
             *system.routes(engine),
         ],
-        exception_handlers={Exception: handle_unexpected},
         lifespan=lifespan,
     )
     if not settings.auth:

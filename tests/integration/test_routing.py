@@ -1,0 +1,97 @@
+"""PrefixRouter takes a shortcut to the SegmentRouters under it; what a handler sees must not change.
+
+Each case runs the same request through a plain Starlette Router and through a PrefixRouter over the same
+routes, and compares what the handler saw and what the client got.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route, Router
+from starlette.testclient import TestClient
+
+from modelshelf.api.router import PrefixRouter, SegmentRouter
+
+
+async def _echo(request: Request) -> Response:
+    scope = request.scope
+    return JSONResponse(
+        {
+            "root_path": scope.get("root_path"),
+            "app_root_path": scope.get("app_root_path"),
+            "path_params": scope.get("path_params"),
+            "url": str(request.url),
+            "base_url": str(request.base_url),
+        }
+    )
+
+
+async def _plain(_request: Request) -> Response:
+    return JSONResponse({"plain": True})
+
+
+def _routes() -> list[Any]:
+    table = [("GET", "/things/{id}", _echo, None), ("POST", "/things", _echo, None)]
+    return [
+        Mount("/api/v1", app=SegmentRouter(table)),
+        Mount("/api/v1alpha3", app=SegmentRouter(table)),
+        Route("/healthz", _plain, methods=["GET"]),
+    ]
+
+
+def _client(router_class: type[Router], root_path: str = "") -> TestClient:
+    app = Starlette()
+    app.router = router_class(_routes())
+    return TestClient(app, root_path=root_path, follow_redirects=False)
+
+
+def _both(method: str, path: str, root_path: str = "") -> tuple[Any, Any]:
+    answers = []
+    for router_class in (Router, PrefixRouter):
+        response = _client(router_class, root_path).request(method, path)
+        is_json = response.headers.get("content-type") == "application/json"
+        body = response.json() if is_json else response.text
+        answers.append((response.status_code, response.headers.get("allow"), body))
+    return answers[0], answers[1]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/v1/things/7"),
+        ("GET", "/api/v1alpha3/things/7"),  # "/api/v1" is a prefix of it as text, not as a path
+        ("POST", "/api/v1/things"),
+        ("DELETE", "/api/v1/things/7"),  # 405 from the segment router
+        ("GET", "/api/v1/nothing/here"),  # 404 from the segment router
+        ("GET", "/api/v1"),  # no trailing slash: Starlette's redirect
+        ("GET", "/api/v2/things/7"),
+        ("GET", "/healthz"),
+        ("GET", "/api/v1/things/caf%C3%A9"),
+    ],
+)
+def test_the_shortcut_answers_as_starlette_would(method: str, path: str) -> None:
+    plain, shortcut = _both(method, path)
+    assert shortcut == plain
+
+
+def test_the_shortcut_gives_handlers_the_mounts_scope() -> None:
+    assert _client(PrefixRouter).get("/api/v1/things/7").json() == {
+        "root_path": "/api/v1",
+        "app_root_path": "",
+        "path_params": {"id": "7"},
+        "url": "http://testserver/api/v1/things/7",
+        "base_url": "http://testserver/",
+    }
+
+
+def test_a_request_with_a_root_path_takes_starlettes_way() -> None:
+    """Behind a proxy that sets root_path, the prefix check would compare the wrong path: no shortcut."""
+    # The ASGI spec's form: the path includes the root_path.
+    plain, shortcut = _both("GET", "/proxy/api/v1/things/7", root_path="/proxy")
+    assert shortcut == plain
+    assert plain[0] == 200 and plain[2]["root_path"] == "/proxy/api/v1"
