@@ -95,3 +95,13 @@ def test_a_request_with_a_root_path_takes_starlettes_way() -> None:
     plain, shortcut = _both("GET", "/proxy/api/v1/things/7", root_path="/proxy")
     assert shortcut == plain
     assert plain[0] == 200 and plain[2]["root_path"] == "/proxy/api/v1"
+
+
+def test_the_segment_router_answers_unknown_paths_and_methods_in_json() -> None:
+    client = _client(PrefixRouter)
+    missing = client.get("/api/v1/things/a%2Fb")  # an encoded slash makes a path of another shape
+    assert missing.status_code == 404
+    assert missing.json() == {"code": "Not Found", "message": "no operation at '/api/v1/things/a/b'"}
+    wrong = client.delete("/api/v1/things/7")
+    assert wrong.status_code == 405 and wrong.headers["allow"] == "GET"
+    assert wrong.json() == {"code": "Method Not Allowed", "message": "DELETE is not allowed here: use GET"}

@@ -4,7 +4,8 @@ Starlette's router tries every route's regular expression in order, so the 40th 
 for the 39 before it (tens of microseconds on a request that otherwise takes about a hundred). A
 SegmentRouter serves one API prefix: a path is split once, and only the templates with the same number
 of segments and the same first segment are compared. PrefixRouter, the app's top-level router, hands a
-request under such a prefix straight to its SegmentRouter, without matching the Mount around it.
+request under such a prefix straight to its SegmentRouter, without matching the Mount around it. A path
+or method no route has gets a 404 or 405 in the `{code, message}` body of the faces served this way.
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Router
 from starlette.types import Receive, Scope, Send
+
+from modelshelf.api.errors import error_response
+from modelshelf.errors import shown
 
 Handler = Callable[[Request], Awaitable[Response]]
 Template = tuple[str, ...]  # literal segments, or "{name}" for a parameter
@@ -63,12 +67,14 @@ class SegmentRouter:
             self.match(scope["path"][len(scope.get("root_path", "")) :]) if scope["type"] == "http" else None
         )
         if found is None:
-            response = PlainTextResponse("Not Found", status_code=404)
+            response = error_response(404, f"no operation at {shown(scope['path'])}")
         else:
             handlers, params = found
             handler = handlers.get(scope["method"])
             if handler is None:
-                response = Response(status_code=405, headers={"Allow": ", ".join(sorted(handlers))})
+                allowed = ", ".join(sorted(handlers))
+                response = error_response(405, f"{scope['method']} is not allowed here: use {allowed}")
+                response.headers["Allow"] = allowed
             else:
                 scope["path_params"] = params
                 response = await handler(Request(scope, receive))

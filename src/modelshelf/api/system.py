@@ -11,7 +11,7 @@ from starlette.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 from modelshelf.api.access import OpenMount, OpenRoute
-from modelshelf.api.kubeflow.openapi import document
+from modelshelf.api.openapi import document
 from modelshelf.store import migrate
 
 _DOCS_PAGE = """<!doctype html>
