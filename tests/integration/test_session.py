@@ -9,13 +9,18 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, func, literal_column, select, text
+from starlette.testclient import TestClient
 
+from modelshelf.app import create_app
 from modelshelf.domain.entities import REGISTERED_MODEL
-from modelshelf.errors import NotFound
+from modelshelf.errors import NotFound, Unavailable
 from modelshelf.services import models, records
+from modelshelf.settings import Settings
+from modelshelf.store import repository
 from modelshelf.store.engine import connect
 from modelshelf.store.session import Database
+from tests.integration.kf import V1
 
 
 def test_reads_reuse_one_driver_connection_and_domain_errors_keep_it(engine: Engine) -> None:
@@ -107,3 +112,67 @@ def test_several_processes_writing_one_sqlite_file_lose_nothing(
         versions = session.sql.execute(text("SELECT count(*) FROM model_version")).scalar_one()
     assert versions == 3 * 60
     engine_database.dispose()
+
+
+def _end_other_sessions(database_url: str) -> int:
+    """What a database restart does to our connections: the server ends every session but this one."""
+    other = connect(database_url)
+    try:
+        with other.begin() as conn:
+            ended = conn.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).scalar_one()
+        return int(ended)
+    finally:
+        other.dispose()
+
+
+def test_readers_the_server_dropped_are_replaced_without_failing_a_request(
+    engine: Engine, database_url: str, settings: Settings, admin_token: str
+) -> None:
+    """Cached readers are driver connections that SQLAlchemy's disconnect handling never sees: after the
+    server dropped them, the request that finds out retries once on a fresh one, and the idle ones go."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("an SQLite file has no server to drop connections")
+    app = create_app(settings, engine)
+    with TestClient(app, headers={"Authorization": f"Bearer {admin_token}"}) as client:
+        created = client.post(f"{V1}/registered_models", json={"name": "survivor"})
+        assert created.status_code == 201
+        url = f"{V1}/registered_models/{created.json()['id']}"
+        database: Database = app.state.database
+        # Several idle readers, as concurrent requests leave them.
+        sessions = [database.read() for _ in range(3)]
+        for session in sessions:
+            session.cursor().execute("SELECT 1")
+        for session in sessions:
+            session.__exit__(None, None, None)
+        assert len(database._idle) == 3
+        assert _end_other_sessions(database_url) >= 3
+        for _ in range(5):
+            response = client.get(url)
+            assert response.status_code == 200, response.text
+            assert response.json()["name"] == "survivor"
+        by_name = client.get(f"{V1}/registered_model", params={"name": "survivor"})
+        assert by_name.status_code == 200, by_name.text
+
+
+def test_a_failure_on_a_live_reader_is_not_retried(engine: Engine) -> None:
+    """Only a connection the server dropped is worth another try; any other failure is answered at once."""
+    database = Database(engine)
+    if engine.dialect.name == "postgresql":
+        failing = (lambda: select(func.pg_sleep(1)), "SET statement_timeout = 20")  # cancelled
+    else:
+        failing = (lambda: select(literal_column("no_such_column")), "SELECT 1")
+    build, prepare = failing
+    try:
+        with database.read() as session:
+            session.cursor().execute(prepare)
+            reader = session._driver
+            with pytest.raises(Unavailable):
+                repository._fetch(session, ("failing", engine.dialect.name), build, {})
+            assert session._driver is reader and not session._replaced
+    finally:
+        database.dispose()

@@ -66,13 +66,22 @@ def _fetch(
     through the driver also spares a read-only request a pool checkout and a BEGIN/ROLLBACK pair.
     """
     sql, args = _compiled(conn.dialect, key, build, params)
-    cursor = conn.cursor()
+    try:
+        return _rows(conn.cursor(), sql, args)
+    except conn.dialect.loaded_dbapi.OperationalError as exc:
+        if not conn.replace_lost_reader():
+            raise Unavailable("the database is unavailable, try again later") from exc
+    try:
+        return _rows(conn.cursor(), sql, args)
+    except conn.dialect.loaded_dbapi.OperationalError as exc:
+        raise Unavailable("the database is unavailable, try again later") from exc
+
+
+def _rows(cursor: Any, sql: str, args: Any) -> list[Row]:
     try:
         cursor.execute(sql, args)
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-    except conn.dialect.loaded_dbapi.OperationalError as exc:
-        raise Unavailable("the database is unavailable, try again later") from exc
     finally:
         cursor.close()
 
@@ -87,21 +96,25 @@ def fetch_first_compiled(
     """
     dialect = database.engine.dialect
     sql, args = _compiled(dialect, key, build, params)
-    connection = database.take_reader()
-    broken = True
-    try:
-        cursor = connection.cursor()
+    for attempt in (1, 2):
+        connection = database.take_reader()
+        broken = True
         try:
-            cursor.execute(sql, args)
-            row = cursor.fetchone()
+            cursor = connection.cursor()
+            try:
+                cursor.execute(sql, args)
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
+            broken = False
+            return None if row is None else tuple(row)
+        except dialect.loaded_dbapi.OperationalError as exc:
+            # A cached reader the server dropped (see Session.replace_lost_reader): once more, afresh.
+            if attempt == 2 or not database.lost(connection):
+                raise Unavailable("the database is unavailable, try again later") from exc
         finally:
-            cursor.close()
-        broken = False
-        return None if row is None else tuple(row)
-    except dialect.loaded_dbapi.OperationalError as exc:
-        raise Unavailable("the database is unavailable, try again later") from exc
-    finally:
-        database.give_back_reader(connection, broken=broken)
+            database.give_back_reader(connection, broken=broken)
+    raise AssertionError("unreachable")
 
 
 def _compiled(

@@ -24,7 +24,7 @@ from modelshelf.store.engine import NOWAIT, WRITE
 
 
 class Session:
-    __slots__ = ("_database", "_driver", "_sql", "_transaction", "_wait")
+    __slots__ = ("_database", "_driver", "_replaced", "_sql", "_transaction", "_wait")
 
     def __init__(self, database: Database, *, write: bool, wait: bool = True) -> None:
         self._database = database
@@ -32,6 +32,7 @@ class Session:
         self._driver: PoolProxiedConnection | None = None
         self._transaction = write
         self._wait = wait
+        self._replaced = False
 
     @property
     def dialect(self) -> Dialect:
@@ -52,6 +53,19 @@ class Session:
         if self._driver is None:
             self._driver = self._database.take_reader()
         return self._driver.cursor()
+
+    def replace_lost_reader(self) -> bool:
+        """After a statement failed: if it ran on a cached reader whose connection the server dropped (it
+        restarted, or an operator ended our sessions), put a fresh one in its place and say so, once per
+        session. A read is safe to run again; a transaction is not, and is never replaced."""
+        if self._transaction or self._replaced or self._driver is None:
+            return False
+        if not self._database.lost(self._driver):
+            return False
+        self._database.give_back_reader(self._driver, broken=True)
+        self._driver = None
+        self._replaced = True
+        return True
 
     def __enter__(self) -> Session:
         return self
@@ -107,10 +121,22 @@ class Database:
 
     def give_back_reader(self, connection: PoolProxiedConnection, *, broken: bool) -> None:
         if broken or len(self._idle) >= self._max_idle:
+            lost = broken and self.lost(connection)
             # An error may have left it unusable, and the pool must never get an autocommit connection back.
             connection.invalidate()
+            if lost:
+                # The server dropped it, so it dropped the idle ones too: a restart, or an operator ending
+                # sessions. Each would fail a request before being replaced; none of them is kept.
+                while self._idle:
+                    self._idle.pop().invalidate()
             return
         self._idle.append(connection)
+
+    @staticmethod
+    def lost(connection: PoolProxiedConnection) -> bool:
+        """Whether the server side of this connection is gone (psycopg says so; an SQLite file cannot be)."""
+        driver = connection.dbapi_connection  # None once invalidated
+        return bool(getattr(driver, "broken", False) or getattr(driver, "closed", False))
 
     def commit_marker(self) -> object:
         """SQLite only: a value that changes whenever anything was committed to the database since the
