@@ -8,6 +8,7 @@ from modelshelf.api.access import Gate, protect, requires
 from modelshelf.api.errors import guarded
 from modelshelf.api.kubeflow.openapi import V1, V1ALPHA3
 from modelshelf.api.kubeflow.routes import KubeflowAPI
+from modelshelf.api.kubeflow.table import routes
 from modelshelf.api.router import SegmentRouter
 from modelshelf.auth.tokens import Scope
 from modelshelf.store.session import Database
@@ -26,7 +27,7 @@ def mounts(database: Database, max_body_bytes: int, gate: Gate) -> list[Mount]:
     out = []
     for prefix, version in ((V1, "v1"), (V1ALPHA3, "v1alpha3")):
         table = []
-        for route in KubeflowAPI(database, version, max_body_bytes).routes():
+        for route in routes(KubeflowAPI(database, version, max_body_bytes)):
             assert isinstance(route, Route) and route.methods
             for method in sorted(route.methods - {"HEAD"}):
                 access = ACCESS[method]
