@@ -27,6 +27,8 @@ async def _echo(request: Request) -> Response:
             "path_params": scope.get("path_params"),
             "url": str(request.url),
             "base_url": str(request.base_url),
+            "endpoint": type(scope.get("endpoint")).__name__,
+            "route": type(scope.get("route")).__name__,
         }
     )
 
@@ -44,16 +46,16 @@ def _routes() -> list[Any]:
     ]
 
 
-def _client(router_class: type[Router], root_path: str = "") -> TestClient:
+def _client(router_class: type[Router], root_path: str = "", routes: list[Any] | None = None) -> TestClient:
     app = Starlette()
-    app.router = router_class(_routes())
+    app.router = router_class(_routes() if routes is None else routes)
     return TestClient(app, root_path=root_path, follow_redirects=False)
 
 
-def _both(method: str, path: str, root_path: str = "") -> tuple[Any, Any]:
+def _both(method: str, path: str, root_path: str = "", routes: list[Any] | None = None) -> tuple[Any, Any]:
     answers = []
     for router_class in (Router, PrefixRouter):
-        response = _client(router_class, root_path).request(method, path)
+        response = _client(router_class, root_path, routes).request(method, path)
         is_json = response.headers.get("content-type") == "application/json"
         body = response.json() if is_json else response.text
         answers.append((response.status_code, response.headers.get("allow"), body))
@@ -72,6 +74,8 @@ def _both(method: str, path: str, root_path: str = "") -> tuple[Any, Any]:
         ("GET", "/api/v2/things/7"),
         ("GET", "/healthz"),
         ("GET", "/api/v1/things/caf%C3%A9"),
+        ("GET", "/api/v1/things/1%0A"),  # a Mount's pattern stops at a newline
+        ("GET", "/api/v1/things/1%0A/x"),
     ],
 )
 def test_the_shortcut_answers_as_starlette_would(method: str, path: str) -> None:
@@ -86,6 +90,8 @@ def test_the_shortcut_gives_handlers_the_mounts_scope() -> None:
         "path_params": {"id": "7"},
         "url": "http://testserver/api/v1/things/7",
         "base_url": "http://testserver/",
+        "endpoint": "SegmentRouter",
+        "route": "Mount",
     }
 
 
@@ -105,3 +111,12 @@ def test_the_segment_router_answers_unknown_paths_and_methods_in_json() -> None:
     wrong = client.delete("/api/v1/things/7")
     assert wrong.status_code == 405 and wrong.headers["allow"] == "GET"
     assert wrong.json() == {"code": "Method Not Allowed", "message": "DELETE is not allowed here: use GET"}
+
+
+def test_a_route_listed_before_the_mounts_keeps_its_paths() -> None:
+    shadowing = Route("/api/v1/things/shadowed", _plain, methods=["GET"])
+    routes = [shadowing, *_routes()]
+    plain, shortcut = _both("GET", "/api/v1/things/shadowed", routes=routes)
+    assert plain == shortcut == (200, None, {"plain": True})
+    plain, shortcut = _both("GET", "/api/v1/things/7", routes=routes)
+    assert plain == shortcut and plain[0] == 200

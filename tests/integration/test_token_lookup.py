@@ -17,6 +17,7 @@ from sqlalchemy import Engine, text
 from starlette.testclient import TestClient
 
 from modelshelf.auth.principal import CLI
+from modelshelf.errors import Unavailable
 from modelshelf.services import accounts
 from modelshelf.services.authn import Authenticator
 from modelshelf.store.session import Database
@@ -145,4 +146,25 @@ def test_a_use_is_written_once_a_minute(engine: Engine, member_token: str) -> No
     if engine.dialect.name == "sqlite":
         assert database.commit_marker() == marker
         assert authenticator._kept[member_token].last_used_time == first
+    database.dispose()
+
+
+def test_what_was_kept_is_forgotten_when_the_database_cannot_be_asked(
+    engine: Engine, member_token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A marker read after the failure belongs to a new connection and cannot vouch for the old rows."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL keeps nothing")
+    database = Database(engine)
+    authenticator = Authenticator(database)
+    assert authenticator.find(member_token, now=0) is not None
+    assert member_token in authenticator._kept
+
+    def unavailable() -> object:
+        raise Unavailable("the database is unavailable, try again later")
+
+    monkeypatch.setattr(database, "commit_marker", unavailable)
+    with pytest.raises(Unavailable):
+        authenticator.find(member_token, now=0)
+    assert authenticator._kept == {}
     database.dispose()

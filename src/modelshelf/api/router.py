@@ -92,20 +92,28 @@ class PrefixRouter(Router):
 
     def __init__(self, routes: Sequence[BaseRoute], **kwargs: Any) -> None:
         super().__init__(list(routes), **kwargs)
-        self._prefixes = [
-            (route.path + "/", route.app)
-            for route in routes
-            if isinstance(route, Mount) and isinstance(route.app, SegmentRouter)
-        ]
+        # Only the mounts that lead the list: a route before a mount is tried first, and may take a path
+        # below the mount's prefix.
+        self._prefixes: list[tuple[str, Mount]] = []
+        for route in routes:
+            if not (isinstance(route, Mount) and isinstance(route.app, SegmentRouter)):
+                break
+            self._prefixes.append((route.path + "/", route))
 
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not scope.get("root_path"):
             path = scope["path"]
-            for prefix, target in self._prefixes:
-                if path.startswith(prefix):
+            for prefix, mount in self._prefixes:
+                # A newline is where a Mount's pattern (".*") stops matching: that path takes Starlette's way.
+                if path.startswith(prefix) and "\n" not in path:
                     scope.setdefault("router", self)
-                    scope["app_root_path"] = ""
-                    scope["root_path"] = prefix[:-1]
-                    await target(scope, receive, send)
+                    scope.update(
+                        path_params=dict(scope.get("path_params", {})),
+                        app_root_path=scope.get("app_root_path", ""),
+                        root_path=prefix[:-1],
+                        endpoint=mount.app,
+                        route=mount,
+                    )
+                    await mount.app(scope, receive, send)
                     return
         await super().app(scope, receive, send)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
+from collections.abc import Hashable
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -62,7 +63,7 @@ class Authenticator:
     def __init__(self, database: Database) -> None:
         self._database = database
         self._caching = database.engine.dialect.name == "sqlite"
-        self._marker: object = None
+        self._marker: Hashable = None
         self._kept: dict[str, accounts.LiveToken] = {}
 
     def authenticate(self, header: str | None) -> Principal:
@@ -81,7 +82,11 @@ class Authenticator:
             return _unexpired(accounts.live_token(self._database, tokens.token_hash(secret)), now)
         # The marker is read before the lookup: a commit it does not show was not visible to the lookup
         # either (store.commits).
-        marker = self._database.commit_marker()
+        try:
+            marker = self._database.commit_marker()
+        except Unavailable:
+            self._forget()  # what was kept cannot be checked any more
+            raise
         if marker != self._marker:
             self._kept.clear()
             self._marker = marker
@@ -93,6 +98,10 @@ class Authenticator:
                     self._kept.clear()
                 self._kept[secret] = token
         return _unexpired(token, now)
+
+    def _forget(self) -> None:
+        self._kept.clear()
+        self._marker = None
 
     def _record_use(self, secret: str, token: accounts.LiveToken, now: int) -> None:
         """Best effort, and without waiting: a request must neither fail nor stall (the server has one

@@ -12,6 +12,7 @@ connection is that transaction's, so both ways in see the same uncommitted rows.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from types import TracebackType
 from typing import Any
 
@@ -138,7 +139,7 @@ class Database:
         driver = connection.dbapi_connection  # None once invalidated
         return bool(getattr(driver, "broken", False) or getattr(driver, "closed", False))
 
-    def commit_marker(self) -> object:
+    def commit_marker(self) -> Hashable:
         """SQLite only: a value that changes whenever anything was committed to the database since the
         last call, by any connection of any process (see store.commits)."""
         if self._commits is None:
@@ -146,9 +147,10 @@ class Database:
         return self._commits.marker()
 
     def dispose(self) -> None:
-        if self._commits is not None:
-            self._commits.close()
-            self._commits = None
         while self._idle:
             self._idle.pop().invalidate()
         self.engine.dispose()
+        if self._commits is not None:
+            # Last: its descriptor can be closed only once no other connection of ours uses the file.
+            self._commits.close()
+            self._commits = None
