@@ -126,9 +126,13 @@ def _must_get_team(conn: Session, name: str) -> Row:
     return row
 
 
+def _with_members(conn: Session, row: Row) -> Team:
+    return Team(row, accounts.members(conn, [row["id"]]))
+
+
 def get_team(conn: Session, name: str) -> Team:
     row = _must_get_team(conn, name)
-    return Team(row, accounts.members(conn, [row["id"]]))
+    return _with_members(conn, row)
 
 
 def list_teams(conn: Session) -> list[Team]:
@@ -144,7 +148,7 @@ def update_team(conn: Session, name: str, *, disabled: bool | None, actor: Princ
     if disabled is not None and disabled != row["disabled"]:
         row = accounts.update_team(conn, row["id"], {"disabled": disabled})
         audit.record(conn, actor, "update", "team", name, {"disabled": disabled})
-    return Team(row, accounts.members(conn, [row["id"]]))
+    return _with_members(conn, row)
 
 
 def set_member(conn: Session, team_name: str, user_name: str, role: object, *, actor: Principal) -> Team:
@@ -155,7 +159,7 @@ def set_member(conn: Session, team_name: str, user_name: str, role: object, *, a
     if not accounts.set_membership(conn, team_row["id"], user_row["id"], str(role)):
         raise Conflict(f"user {user_name!r} was added to team {team_name!r} at the same moment: try again")
     audit.record(conn, actor, "set_member", "team", team_name, {"user": user_name, "role": role})
-    return Team(team_row, accounts.members(conn, [team_row["id"]]))
+    return _with_members(conn, team_row)
 
 
 def remove_member(conn: Session, team_name: str, user_name: str, *, actor: Principal) -> Team:
@@ -164,7 +168,7 @@ def remove_member(conn: Session, team_name: str, user_name: str, *, actor: Princ
     if not accounts.remove_membership(conn, team_row["id"], user_row["id"]):
         raise NotFound(f"user {user_name!r} is not a member of team {team_name!r}")
     audit.record(conn, actor, "remove_member", "team", team_name, {"user": user_name})
-    return Team(team_row, accounts.members(conn, [team_row["id"]]))
+    return _with_members(conn, team_row)
 
 
 # --- tokens ------------------------------------------------------------------------------------------

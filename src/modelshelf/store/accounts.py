@@ -5,10 +5,22 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, and_, bindparam, delete, false, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
-from modelshelf.store.repository import Row, fetch_first_compiled, insert_row
+from modelshelf.store.repository import Row, fetch_first_compiled, insert_row, update_row
 from modelshelf.store.session import Database, Session
 from modelshelf.store.tables import api_token, audit_event, team, team_member, user
 
@@ -65,8 +77,7 @@ def users(conn: Session) -> list[Row]:
 
 
 def update_user(conn: Session, user_id: int, values: Mapping[str, Any]) -> Row:
-    statement = update(user).where(user.c.id == user_id).values(**values).returning(*user.c)
-    return dict(conn.sql.execute(statement).mappings().one())
+    return update_row(conn, user, user_id, values)
 
 
 def team_by_name(conn: Session, name: str) -> Row | None:
@@ -78,8 +89,7 @@ def teams(conn: Session) -> list[Row]:
 
 
 def update_team(conn: Session, team_id: int, values: Mapping[str, Any]) -> Row:
-    statement = update(team).where(team.c.id == team_id).values(**values).returning(*team.c)
-    return dict(conn.sql.execute(statement).mappings().one())
+    return update_row(conn, team, team_id, values)
 
 
 def members(conn: Session, team_ids: Sequence[int]) -> list[Row]:
@@ -93,11 +103,12 @@ def members(conn: Session, team_ids: Sequence[int]) -> list[Row]:
     return _all(conn, query)
 
 
+def _member(team_id: int, user_id: int) -> ColumnElement[bool]:
+    return and_(team_member.c.team_id == team_id, team_member.c.user_id == user_id)
+
+
 def membership(conn: Session, team_id: int, user_id: int) -> Row | None:
-    return _one(
-        conn,
-        select(team_member).where(team_member.c.team_id == team_id, team_member.c.user_id == user_id),
-    )
+    return _one(conn, select(team_member).where(_member(team_id, user_id)))
 
 
 def set_membership(conn: Session, team_id: int, user_id: int, role: str) -> bool:
@@ -109,18 +120,12 @@ def set_membership(conn: Session, team_id: int, user_id: int, role: str) -> bool
             return True
         except IntegrityError:
             return False
-    conn.sql.execute(
-        update(team_member)
-        .where(team_member.c.team_id == team_id, team_member.c.user_id == user_id)
-        .values(role=role)
-    )
+    conn.sql.execute(update(team_member).where(_member(team_id, user_id)).values(role=role))
     return True
 
 
 def remove_membership(conn: Session, team_id: int, user_id: int) -> bool:
-    result = conn.sql.execute(
-        delete(team_member).where(team_member.c.team_id == team_id, team_member.c.user_id == user_id)
-    )
+    result = conn.sql.execute(delete(team_member).where(_member(team_id, user_id)))
     return bool(result.rowcount)
 
 
@@ -145,8 +150,8 @@ def tokens(conn: Session, user_id: int | None) -> list[Row]:
     return _all(conn, query.order_by(api_token.c.id))
 
 
-def update_token(conn: Session, token_id: int, values: Mapping[str, Any]) -> None:
-    conn.sql.execute(update(api_token).where(api_token.c.id == token_id).values(**values))
+def update_token(conn: Session, token_id: int, values: Mapping[str, Any]) -> Row:
+    return update_row(conn, api_token, token_id, values)
 
 
 class LiveToken(NamedTuple):
@@ -229,16 +234,10 @@ def audit_events(
     limit: int,
 ) -> list[Row]:
     """Newest first, at most `limit`, only events older than `before_id` when given."""
-    conditions = []
-    if principal is not None:
-        conditions.append(audit_event.c.principal == principal)
-    if via is not None:
-        conditions.append(audit_event.c.via == via)
-    if entity_type is not None:
-        conditions.append(audit_event.c.entity_type == entity_type)
-    if entity_id is not None:
-        conditions.append(audit_event.c.entity_id == entity_id)
+    c = audit_event.c
+    wanted = ((c.principal, principal), (c.via, via), (c.entity_type, entity_type), (c.entity_id, entity_id))
+    conditions = [column == value for column, value in wanted if value is not None]
     if before_id is not None:
-        conditions.append(audit_event.c.id < before_id)
+        conditions.append(c.id < before_id)
     query = select(audit_event).where(and_(True, *conditions)).order_by(audit_event.c.id.desc())
     return _all(conn, query.limit(limit))

@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import (
@@ -50,6 +50,8 @@ def _scope(entity: Entity, table: Table) -> list[ColumnElement[bool]]:
     return []
 
 
+_T = TypeVar("_T")
+
 # --- hot reads ---------------------------------------------------------------------------------------
 
 # Per (dialect, query shape): SQL text, the order of positional parameters, and default parameter values.
@@ -66,55 +68,49 @@ def _fetch(
     through the driver also spares a read-only request a pool checkout and a BEGIN/ROLLBACK pair.
     """
     sql, args = _compiled(conn.dialect, key, build, params)
-    try:
-        return _rows(conn.cursor(), sql, args)
-    except conn.dialect.loaded_dbapi.OperationalError as exc:
-        if not conn.replace_lost_reader():
-            raise Unavailable("the database is unavailable, try again later") from exc
-    try:
-        return _rows(conn.cursor(), sql, args)
-    except conn.dialect.loaded_dbapi.OperationalError as exc:
-        raise Unavailable("the database is unavailable, try again later") from exc
-
-
-def _rows(cursor: Any, sql: str, args: Any) -> list[Row]:
-    try:
-        cursor.execute(sql, args)
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-    finally:
-        cursor.close()
+    return _on_driver(conn, sql, args, _dict_rows)
 
 
 def fetch_first_compiled(
     database: Database, key: Hashable, build: Callable[[], Select[Any]], params: Mapping[str, Any]
 ) -> tuple[Any, ...] | None:
-    """The first row of a fixed-shape SELECT as a plain tuple, on a cached reader, with no Session.
+    """The first row of a fixed-shape SELECT as a plain tuple, in a read session of its own.
 
-    For the one query that runs before every authenticated request (the token lookup), where even the
-    few microseconds of a Session and of a dict per row are a noticeable share of the request.
+    For the one query that runs before every authenticated request (the token lookup), where even a dict
+    per row is a noticeable share of the request.
     """
-    dialect = database.engine.dialect
-    sql, args = _compiled(dialect, key, build, params)
-    for attempt in (1, 2):
-        connection = database.take_reader()
-        broken = True
-        try:
-            cursor = connection.cursor()
-            try:
-                cursor.execute(sql, args)
-                row = cursor.fetchone()
-            finally:
-                cursor.close()
-            broken = False
-            return None if row is None else tuple(row)
-        except dialect.loaded_dbapi.OperationalError as exc:
-            # A cached reader the server dropped (see Session.replace_lost_reader): once more, afresh.
-            if attempt == 2 or not database.lost(connection):
-                raise Unavailable("the database is unavailable, try again later") from exc
-        finally:
-            database.give_back_reader(connection, broken=broken)
-    raise AssertionError("unreachable")
+    sql, args = _compiled(database.engine.dialect, key, build, params)
+    with database.read() as conn:
+        row = _on_driver(conn, sql, args, lambda cursor: cursor.fetchone())
+    return None if row is None else tuple(row)
+
+
+def _on_driver(conn: Session, sql: str, args: Any, fetch: Callable[[Any], _T]) -> _T:
+    """`fetch` the result of one statement on the session's driver connection; once more on a fresh
+    reader if the server had dropped the cached one (Session.replace_lost_reader)."""
+    failure = conn.dialect.loaded_dbapi.OperationalError
+    try:
+        return _run(conn.cursor(), sql, args, fetch)
+    except failure as exc:
+        if not conn.replace_lost_reader():
+            raise Unavailable("the database is unavailable, try again later") from exc
+    try:
+        return _run(conn.cursor(), sql, args, fetch)
+    except failure as exc:
+        raise Unavailable("the database is unavailable, try again later") from exc
+
+
+def _run(cursor: Any, sql: str, args: Any, fetch: Callable[[Any], _T]) -> _T:
+    try:
+        cursor.execute(sql, args)
+        return fetch(cursor)
+    finally:
+        cursor.close()
+
+
+def _dict_rows(cursor: Any) -> list[Row]:
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _compiled(

@@ -6,6 +6,7 @@ service call; the few with their own shape are methods of `KubeflowAPI`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -42,6 +43,14 @@ def routes(api: KubeflowAPI) -> list[BaseRoute]:
 
         return api.find_handler(entity, fetch)
 
+    def find_child(
+        entity: Entity, find: Callable[[Session, str | None, str | None, int | None], Row]
+    ) -> Handler:
+        """GET /<entity>?name=|externalId=[&parentResourceId=]: the lookups scoped by a parent."""
+        return api.find_handler(
+            entity, lambda conn, r: find(conn, t(r, "name"), t(r, "externalId"), i(r, "parentResourceId"))
+        )
+
     def list_all(entity: Entity) -> Handler:
         return api.list_handler(entity, lambda conn, r: records.list_page(conn, entity, params.list_query(r)))
 
@@ -77,16 +86,7 @@ def routes(api: KubeflowAPI) -> list[BaseRoute]:
         ),
         Route("/registered_models/{model_id}/versions", api.upsert_model_version, methods=["POST"]),
         # model versions
-        Route(
-            "/model_version",
-            api.find_handler(
-                mv,
-                lambda conn, r: models.find_model_version(
-                    conn, t(r, "name"), t(r, "externalId"), i(r, "parentResourceId")
-                ),
-            ),
-            methods=["GET"],
-        ),
+        Route("/model_version", find_child(mv, models.find_model_version), methods=["GET"]),
         Route(
             "/model_versions",
             api.list_handler(
@@ -114,16 +114,7 @@ def routes(api: KubeflowAPI) -> list[BaseRoute]:
         # artifacts of any type
         Route(
             "/artifact",
-            api.find_handler(
-                ANY_ARTIFACT,
-                lambda conn, r: artifacts.find(
-                    conn,
-                    ANY_ARTIFACT,
-                    t(r, "name"),
-                    t(r, "externalId"),
-                    i(r, "parentResourceId"),
-                ),
-            ),
+            find_child(ANY_ARTIFACT, lambda conn, *key: artifacts.find(conn, ANY_ARTIFACT, *key)),
             methods=["GET"],
         ),
         Route(
@@ -140,12 +131,7 @@ def routes(api: KubeflowAPI) -> list[BaseRoute]:
         # model artifacts
         Route(
             "/model_artifact",
-            api.find_handler(
-                MODEL_ARTIFACT,
-                lambda conn, r: artifacts.find(
-                    conn, MODEL_ARTIFACT, t(r, "name"), t(r, "externalId"), i(r, "parentResourceId")
-                ),
-            ),
+            find_child(MODEL_ARTIFACT, lambda conn, *key: artifacts.find(conn, MODEL_ARTIFACT, *key)),
             methods=["GET"],
         ),
         Route("/model_artifacts", list_all(MODEL_ARTIFACT), methods=["GET"]),
@@ -198,16 +184,7 @@ def routes(api: KubeflowAPI) -> list[BaseRoute]:
             methods=["POST"],
         ),
         # inference services
-        Route(
-            "/inference_service",
-            api.find_handler(
-                svc,
-                lambda conn, r: serving.find_inference_service(
-                    conn, t(r, "name"), t(r, "externalId"), i(r, "parentResourceId")
-                ),
-            ),
-            methods=["GET"],
-        ),
+        Route("/inference_service", find_child(svc, serving.find_inference_service), methods=["GET"]),
         Route(
             "/inference_services",
             api.list_handler(
