@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator
 
 from sqlalchemy import Engine
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 
 from modelshelf.api import admin, kubeflow, system
 from modelshelf.api.access import Gate, LoopbackOnly
-from modelshelf.api.errors import handle_unexpected
+from modelshelf.api.errors import handle_http, handle_unexpected
 from modelshelf.api.router import PrefixRouter
 from modelshelf.settings import Settings
 from modelshelf.store.engine import connect
@@ -19,9 +20,10 @@ from modelshelf.store.session import Database
 
 def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
     """Build the app. The engine is opened here (not at import) and disposed when the app shuts down."""
-    engine = engine or connect(settings.effective_database_url)
-    database = Database(engine)
+    engine = engine or connect(settings.effective_database_url, statement_timeout=settings.request_timeout)
+    database = Database(engine, threads=settings.worker_threads)
     gate = Gate(database, enabled=settings.auth)
+    timeout = settings.request_timeout
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -30,12 +32,12 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
         finally:
             database.dispose()
 
-    app = Starlette(exception_handlers={Exception: handle_unexpected})
+    app = Starlette(exception_handlers={Exception: handle_unexpected, HTTPException: handle_http})
     app.router = PrefixRouter(
         [
-            *kubeflow.mounts(database, settings.max_body_bytes, gate),
-            *admin.mounts(database, settings.max_body_bytes, gate),
-            *system.routes(engine),
+            *kubeflow.mounts(database, settings.max_body_bytes, gate, timeout),
+            *admin.mounts(database, settings.max_body_bytes, gate, timeout),
+            *system.routes(database),
         ],
         lifespan=lifespan,
     )

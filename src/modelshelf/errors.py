@@ -39,6 +39,10 @@ class Unavailable(RegistryError):
     """A dependency such as the database cannot be reached (503)."""
 
 
+class DeadlineExceeded(Unavailable):
+    """The request ran out of time: a lock held elsewhere, a slow or frozen database, a busy server (503)."""
+
+
 def shown(value: object, limit: int = 80) -> str:
     """`value` as an error message may quote it: repr, cut to `limit` characters."""
     text = repr(value)

@@ -19,6 +19,8 @@ class Settings:
     port: int = 8080
     log_level: str = "info"
     max_body_bytes: int = 4 * 1024 * 1024
+    request_timeout: float = 30.0  # the deadline of one request, database statements and lock waits included
+    worker_threads: int = 8  # threads for database and other blocking work
     auth: bool = True  # off only through `serve --no-auth`, which insists on a loopback address
     # The bootstrap admin's token for an empty database (MODELSHELF_ADMIN_TOKEN); kept out of repr.
     admin_token: str | None = field(default=None, repr=False)
@@ -46,6 +48,10 @@ class Settings:
             values["log_level"] = v.lower()
         if v := env.get(PREFIX + "MAX_BODY_BYTES"):
             values["max_body_bytes"] = int(v)
+        if v := env.get(PREFIX + "REQUEST_TIMEOUT"):
+            values["request_timeout"] = float(v)
+        if v := env.get(PREFIX + "WORKER_THREADS"):
+            values["worker_threads"] = int(v)
         if v := env.get(PREFIX + "ADMIN_TOKEN"):
             values["admin_token"] = v
         return replace(base, **values)  # type: ignore[arg-type]

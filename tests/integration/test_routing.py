@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, Router
 from starlette.testclient import TestClient
 
+from modelshelf.api.kubeflow.errors import KUBEFLOW
 from modelshelf.api.router import PrefixRouter, SegmentRouter
 
 
@@ -40,8 +41,8 @@ async def _plain(_request: Request) -> Response:
 def _routes() -> list[Any]:
     table = [("GET", "/things/{id}", _echo, None), ("POST", "/things", _echo, None)]
     return [
-        Mount("/api/v1", app=SegmentRouter(table)),
-        Mount("/api/v1alpha3", app=SegmentRouter(table)),
+        Mount("/api/v1", app=SegmentRouter(table, KUBEFLOW)),
+        Mount("/api/v1alpha3", app=SegmentRouter(table, KUBEFLOW)),
         Route("/healthz", _plain, methods=["GET"]),
     ]
 
@@ -109,8 +110,11 @@ def test_the_segment_router_answers_unknown_paths_and_methods_in_json() -> None:
     assert missing.status_code == 404
     assert missing.json() == {"code": "Not Found", "message": "no operation at '/api/v1/things/a/b'"}
     wrong = client.delete("/api/v1/things/7")
-    assert wrong.status_code == 405 and wrong.headers["allow"] == "GET"
-    assert wrong.json() == {"code": "Method Not Allowed", "message": "DELETE is not allowed here: use GET"}
+    assert wrong.status_code == 405 and wrong.headers["allow"] == "GET, HEAD"
+    assert wrong.json() == {
+        "code": "Method Not Allowed",
+        "message": "DELETE is not allowed here: use GET, HEAD",
+    }
 
 
 def test_a_route_listed_before_the_mounts_keeps_its_paths() -> None:

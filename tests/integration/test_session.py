@@ -1,4 +1,4 @@
-"""The unit of work: cached read connections, transactions, and several processes writing one SQLite file."""
+"""The unit of work: pooled connections, transactions, and several processes writing one SQLite file."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, literal_column, select, text
+from sqlalchemy.exc import DBAPIError
 from starlette.testclient import TestClient
 
 from modelshelf.app import create_app
@@ -19,11 +20,11 @@ from modelshelf.services import models, records
 from modelshelf.settings import Settings
 from modelshelf.store import repository
 from modelshelf.store.engine import connect
-from modelshelf.store.session import Database
+from modelshelf.store.session import Database, Session
 from tests.integration.kf import V1
 
 
-def test_reads_reuse_one_driver_connection_and_domain_errors_keep_it(engine: Engine) -> None:
+def test_reads_return_their_connection_and_domain_errors_keep_it(engine: Engine) -> None:
     database = Database(engine)
     with database.write() as session:
         created = models.create_registered_model(session, {"name": "m"})
@@ -31,27 +32,26 @@ def test_reads_reuse_one_driver_connection_and_domain_errors_keep_it(engine: Eng
     for _ in range(3):
         with database.read() as session:
             assert records.must_get(session, REGISTERED_MODEL, created["id"])["name"] == "m"
-            seen.append(session._driver)
+            seen.append(session.sql.connection.dbapi_connection)
     with pytest.raises(NotFound), database.read() as session:
         records.must_get(session, REGISTERED_MODEL, 999)
     with database.read() as session:
         records.must_get(session, REGISTERED_MODEL, created["id"])
-        seen.append(session._driver)
-    assert len({id(c) for c in seen}) == 1  # a 404 does not cost the cached connection
+        seen.append(session.sql.connection.dbapi_connection)
+    assert len({id(c) for c in seen}) == 1  # one pooled connection serves them all; a 404 does not cost it
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
     database.dispose()
 
 
-def test_a_driver_error_discards_the_reader_and_no_autocommit_reaches_the_pool(engine: Engine) -> None:
+def test_an_error_returns_the_connection_and_no_autocommit_reaches_the_pool(engine: Engine) -> None:
     database = Database(engine)
     with pytest.raises(RuntimeError), database.read() as session:
-        session.cursor().execute("SELECT 1")
-        broken = session._driver
+        session.sql.exec_driver_sql("SELECT 1")
         raise RuntimeError("boom")
-    with database.read() as session:
-        session.cursor().execute("SELECT 1")
-        assert session._driver is not broken
-    database.dispose()
     assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    with database.read() as session:
+        assert session.sql.exec_driver_sql("SELECT 1").scalar() == 1
+    database.dispose()
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:  # a pooled connection, as SQLAlchemy hands them out
             assert conn.connection.dbapi_connection.autocommit is False  # type: ignore[union-attr]
@@ -74,7 +74,7 @@ WRITER = textwrap.dedent(
     from modelshelf.services import models, records
     from modelshelf.domain.entities import REGISTERED_MODEL
     from modelshelf.store.engine import connect
-    from modelshelf.store.session import Database
+    from modelshelf.store.session import Database, Session
 
     database = Database(connect(sys.argv[1]))
     tag, model_id = sys.argv[2], int(sys.argv[3])
@@ -130,11 +130,11 @@ def _end_other_sessions(database_url: str) -> int:
         other.dispose()
 
 
-def test_readers_the_server_dropped_are_replaced_without_failing_a_request(
+def test_connections_the_server_dropped_are_replaced_without_failing_a_read(
     engine: Engine, database_url: str, settings: Settings, admin_token: str
 ) -> None:
-    """Cached readers are driver connections that SQLAlchemy's disconnect handling never sees: after the
-    server dropped them, the request that finds out retries once on a fresh one, and the idle ones go."""
+    """After the server dropped the pooled connections (a restart, an operator ending sessions), the read
+    that finds out runs once more on a fresh connection, and SQLAlchemy discards the other stale ones."""
     if engine.dialect.name != "postgresql":
         pytest.skip("an SQLite file has no server to drop connections")
     app = create_app(settings, engine)
@@ -143,13 +143,12 @@ def test_readers_the_server_dropped_are_replaced_without_failing_a_request(
         assert created.status_code == 201
         url = f"{V1}/registered_models/{created.json()['id']}"
         database: Database = app.state.database
-        # Several idle readers, as concurrent requests leave them.
+        # Several idle pooled connections, as concurrent requests leave them.
         sessions = [database.read() for _ in range(3)]
         for session in sessions:
-            session.cursor().execute("SELECT 1")
+            session.sql.exec_driver_sql("SELECT 1")
         for session in sessions:
             session.__exit__(None, None, None)
-        assert len(database._idle) == 3
         assert _end_other_sessions(database_url) >= 3
         for _ in range(5):
             response = client.get(url)
@@ -159,7 +158,7 @@ def test_readers_the_server_dropped_are_replaced_without_failing_a_request(
         assert by_name.status_code == 200, by_name.text
 
 
-def test_a_failure_on_a_live_reader_is_not_retried(engine: Engine) -> None:
+def test_a_failure_on_a_live_connection_is_not_retried(engine: Engine) -> None:
     """Only a connection the server dropped is worth another try; any other failure is answered at once."""
     database = Database(engine)
     if engine.dialect.name == "postgresql":
@@ -167,12 +166,16 @@ def test_a_failure_on_a_live_reader_is_not_retried(engine: Engine) -> None:
     else:
         failing = (lambda: select(literal_column("no_such_column")), "SELECT 1")
     build, prepare = failing
+    calls = []
+
+    def work(session: Session) -> object:
+        calls.append(1)
+        session.sql.exec_driver_sql(prepare)
+        return repository._fetch(session, ("failing", engine.dialect.name), build, {})
+
     try:
-        with database.read() as session:
-            session.cursor().execute(prepare)
-            reader = session._driver
-            with pytest.raises(Unavailable):
-                repository._fetch(session, ("failing", engine.dialect.name), build, {})
-            assert session._driver is reader and not session._replaced
+        with pytest.raises((Unavailable, DBAPIError)):
+            database.run(work, write=False)
+        assert len(calls) == 1
     finally:
         database.dispose()

@@ -49,13 +49,13 @@ class Gate:
         self.enabled = enabled
         self.authenticator = authn.Authenticator(database)
 
-    def admit(self, request: Request, access: Access) -> Principal:
+    async def admit(self, request: Request, access: Access) -> Principal:
         if not self.enabled:
             if access.scope is Scope.ADMIN:
                 # Users and tokens made by an anonymous caller would outlive the experiment.
                 raise Forbidden("the admin API is off under --no-auth: use the modelshelf CLI")
             return ANONYMOUS
-        principal = self.authenticator.authenticate(_authorization(request))
+        principal = await self.authenticator.authenticate(_authorization(request))
         if access.scope is not None and not principal.may(access.scope):
             raise Forbidden(f"this token lacks the '{access.scope}' scope")
         return principal
@@ -75,7 +75,7 @@ def protect(handler: Handler, access: Access, gate: Gate) -> Handler:
         return handler
 
     async def endpoint(request: Request) -> Response:
-        request.scope["principal"] = gate.admit(request, access)
+        request.scope["principal"] = await gate.admit(request, access)
         return await handler(request)
 
     return endpoint

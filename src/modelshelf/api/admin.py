@@ -1,6 +1,6 @@
 """The admin API under `/api/admin/v1`: users, teams, tokens and the audit trail. Every route needs `admin`.
 
-Errors use the Kubeflow face's `{code, message}` body, so one client-side error handler serves both.
+Errors use the `{code, message}` body of the Kubeflow face, so one client-side error handler serves both.
 Times are ISO 8601 in UTC. A token's secret appears once, in the response that creates it.
 """
 
@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Mount
 
 from modelshelf.api.access import Gate, principal_of, protect, requires
-from modelshelf.api.errors import guarded
+from modelshelf.api.errors import Face, code_message
 from modelshelf.api.http import JSON, read_json
 from modelshelf.api.router import SegmentRouter
 from modelshelf.auth.tokens import Scope
@@ -25,7 +25,7 @@ from modelshelf.errors import InvalidArgument, shown
 from modelshelf.services import accounts, audit
 from modelshelf.services.accounts import Team
 from modelshelf.store.repository import Row
-from modelshelf.store.session import Database
+from modelshelf.store.session import Database, Session
 
 PREFIX = "/api/admin/v1"
 _DIGITS = re.compile(r"[0-9]{1,10}")  # ASCII only: str.isdigit() also takes '²', which int() refuses
@@ -125,23 +125,31 @@ class AdminAPI:
     # --- users ---------------------------------------------------------------------------------------
 
     async def list_users(self, _request: Request) -> Response:
-        with self.database.read() as conn:
+        def work(conn: Session) -> Response:
             return JSON({"items": [user_json(r) for r in accounts.list_users(conn)]})
+
+        return await self.database.reading(work)
 
     async def create_user(self, request: Request) -> Response:
         body = await self.body(request, {"name", "admin"})
         admin = _bool(body, "admin") or False
-        with self.database.write() as conn:
+
+        def work(conn: Session) -> Response:
             row = accounts.create_user(conn, body.get("name"), admin=admin, actor=principal_of(request))
             return JSON(user_json(row), 201)
 
+        return await self.database.writing(work)
+
     async def get_user(self, request: Request) -> Response:
-        with self.database.read() as conn:
+        def work(conn: Session) -> Response:
             return JSON(user_json(accounts.must_get_user(conn, request.path_params["name"])))
+
+        return await self.database.reading(work)
 
     async def update_user(self, request: Request) -> Response:
         body = await self.body(request, {"disabled", "admin"})
-        with self.database.write() as conn:
+
+        def work(conn: Session) -> Response:
             row = accounts.update_user(
                 conn,
                 request.path_params["name"],
@@ -151,26 +159,36 @@ class AdminAPI:
             )
             return JSON(user_json(row))
 
+        return await self.database.writing(work)
+
     # --- teams ---------------------------------------------------------------------------------------
 
     async def list_teams(self, _request: Request) -> Response:
-        with self.database.read() as conn:
+        def work(conn: Session) -> Response:
             return JSON({"items": [team_json(t) for t in accounts.list_teams(conn)]})
+
+        return await self.database.reading(work)
 
     async def create_team(self, request: Request) -> Response:
         body = await self.body(request, {"name"})
-        with self.database.write() as conn:
+
+        def work(conn: Session) -> Response:
             return JSON(
                 team_json(accounts.create_team(conn, body.get("name"), actor=principal_of(request))), 201
             )
 
+        return await self.database.writing(work)
+
     async def get_team(self, request: Request) -> Response:
-        with self.database.read() as conn:
+        def work(conn: Session) -> Response:
             return JSON(team_json(accounts.get_team(conn, request.path_params["name"])))
+
+        return await self.database.reading(work)
 
     async def update_team(self, request: Request) -> Response:
         body = await self.body(request, {"disabled"})
-        with self.database.write() as conn:
+
+        def work(conn: Session) -> Response:
             team = accounts.update_team(
                 conn,
                 request.path_params["name"],
@@ -179,35 +197,46 @@ class AdminAPI:
             )
             return JSON(team_json(team))
 
+        return await self.database.writing(work)
+
     async def set_member(self, request: Request) -> Response:
         body = await self.body(request, {"role"}, optional=True)
         p = request.path_params
-        with self.database.write() as conn:
+
+        def work(conn: Session) -> Response:
             team = accounts.set_member(
                 conn, p["name"], p["user"], body.get("role", "member"), actor=principal_of(request)
             )
             return JSON(team_json(team))
 
+        return await self.database.writing(work)
+
     async def remove_member(self, request: Request) -> Response:
         p = request.path_params
-        with self.database.write() as conn:
+
+        def work(conn: Session) -> Response:
             return JSON(
                 team_json(accounts.remove_member(conn, p["name"], p["user"], actor=principal_of(request)))
             )
 
+        return await self.database.writing(work)
+
     # --- tokens --------------------------------------------------------------------------------------
 
     async def list_tokens(self, request: Request) -> Response:
-        with self.database.read() as conn:
+        def work(conn: Session) -> Response:
             rows = accounts.list_tokens(conn, request.query_params.get("user"))
             return JSON({"items": [token_json(r) for r in rows]})
+
+        return await self.database.reading(work)
 
     async def create_token(self, request: Request) -> Response:
         body = await self.body(request, {"user", "name", "scopes", "expiresInDays"})
         user = body.get("user")
         if not isinstance(user, str):
             raise InvalidArgument("user is required: the name of the user who will hold the token")
-        with self.database.write() as conn:
+
+        def work(conn: Session) -> Response:
             row, secret = accounts.create_token(
                 conn,
                 user,
@@ -218,15 +247,21 @@ class AdminAPI:
             )
             return JSON({**token_json(row), "token": secret}, 201)
 
+        return await self.database.writing(work)
+
     async def get_token(self, request: Request) -> Response:
-        with self.database.read() as conn:
+        def work(conn: Session) -> Response:
             return JSON(token_json(accounts.must_get_token(conn, _token_id(request))))
 
+        return await self.database.reading(work)
+
     async def revoke_token(self, request: Request) -> Response:
-        with self.database.write() as conn:
+        def work(conn: Session) -> Response:
             return JSON(
                 token_json(accounts.revoke_token(conn, _token_id(request), actor=principal_of(request)))
             )
+
+        return await self.database.writing(work)
 
     # --- audit ---------------------------------------------------------------------------------------
 
@@ -244,9 +279,14 @@ class AdminAPI:
             page_size=int(page_size),
             page_token=q.get("nextPageToken", ""),
         )
-        with self.database.read() as conn:
+
+        def work(conn: Session) -> Response:
             page = audit.events(conn, query)
-        return JSON({"items": [event_json(r) for r in page.events], "nextPageToken": page.next_page_token})
+            return JSON(
+                {"items": [event_json(r) for r in page.events], "nextPageToken": page.next_page_token}
+            )
+
+        return await self.database.reading(work)
 
     def table(self) -> list[tuple[str, str, Callable[[Request], Any]]]:
         return [
@@ -268,7 +308,13 @@ class AdminAPI:
         ]
 
 
-def mounts(database: Database, max_body_bytes: int, gate: Gate) -> list[Mount]:
+ADMIN_FACE = Face("admin", code_message)
+
+
+def mounts(database: Database, max_body_bytes: int, gate: Gate, timeout: float) -> list[Mount]:
     api = AdminAPI(database, max_body_bytes)
-    routes = [(m, path, guarded(protect(handler, ADMIN, gate)), ADMIN) for m, path, handler in api.table()]
-    return [Mount(PREFIX, app=SegmentRouter(routes))]
+    routes = [
+        (m, path, ADMIN_FACE.guard(protect(handler, ADMIN, gate), timeout=timeout), ADMIN)
+        for m, path, handler in api.table()
+    ]
+    return [Mount(PREFIX, app=SegmentRouter(routes, ADMIN_FACE))]

@@ -1,26 +1,36 @@
-"""Domain errors -> the `{code, message}` body of the Kubeflow face (and of our admin face, which follows it).
+"""How a face answers errors: one `Face` per wire format, choosing status and body for every failure.
 
-`code` is the HTTP reason phrase, as upstream writes it.
+Domain errors (modelshelf.errors) carry no HTTP. Each face owns one mapping from them to a status and
+one way to write the body: the Kubeflow face `{code, message}` (api.kubeflow.errors), the admin face its
+own (api.admin), and everything outside the API faces `{"detail": ...}` (`PLAIN`), which the DVC Studio
+face will share. The router answers 404 and 405 with the face of the prefix a path is under, and
+`Face.guard` wraps every handler: it gives the request its deadline and turns whatever the handler
+raises into that face's answer.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from http import HTTPStatus
 
 import orjson
 from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from modelshelf import errors
+from modelshelf import blocking, errors
 
 log = logging.getLogger("modelshelf.api")
 
-STATUS: list[tuple[type[Exception], int]] = [
+Handler = Callable[[Request], Awaitable[Response]]
+Body = Callable[[int, str], bytes]  # (status, message) -> the body of an error response
+
+# The statuses every face shares; a face may put its own in front (the first match wins).
+STATUSES: list[tuple[type[Exception], int]] = [
     (errors.PayloadTooLarge, 413),
-    (errors.MissingField, 422),
     (errors.InvalidArgument, 400),
     (errors.NotFound, 404),
     (errors.Conflict, 409),
@@ -28,42 +38,92 @@ STATUS: list[tuple[type[Exception], int]] = [
     (errors.Forbidden, 403),
     (errors.Unavailable, 503),
 ]
+UNAVAILABLE = "the database is unavailable, try again later"
 
 
-def status_of(exc: Exception) -> int:
-    for kind, status in STATUS:
-        if isinstance(exc, kind):
-            return status
-    return 500
+class Face:
+    def __init__(self, name: str, body: Body, statuses: Sequence[tuple[type[Exception], int]] = STATUSES):
+        self.name = name
+        self._body = body
+        self._statuses = list(statuses)
+
+    def status_of(self, exc: Exception) -> int:
+        for kind, status in self._statuses:
+            if isinstance(exc, kind):
+                return status
+        return 500
+
+    def error(self, status: int, message: str) -> Response:
+        headers = {"WWW-Authenticate": 'Bearer realm="modelshelf"'} if status == 401 else None
+        return Response(self._body(status, message), status, headers=headers, media_type="application/json")
+
+    def guard(self, handler: Handler, *, timeout: float) -> Handler:
+        """`handler`, given `timeout` seconds in all (database waits included), with every failure
+        answered in this face's format: a domain error by its status, a deadline or an unreachable
+        database by 503, anything unexpected by a logged 500."""
+
+        async def endpoint(request: Request) -> Response:
+            query = request.scope["query_string"]
+            if b"%00" in query or b"\x00" in query:
+                # Refused wherever it is, as upstream does: no parameter means a NUL, and none can store one.
+                return self.error(400, "the query string contains a NUL character")
+            try:
+                with blocking.deadline_after(timeout):
+                    async with asyncio.timeout(timeout):
+                        return await handler(request)
+            except errors.RegistryError as exc:
+                if isinstance(exc, errors.Unavailable):
+                    log.warning("%s %s: %s", request.method, request.url.path, _cause(exc))
+                return self.error(self.status_of(exc), str(exc))
+            except TimeoutError:
+                log.warning("%s %s: over its %g s deadline", request.method, request.url.path, timeout)
+                return self.error(503, blocking.LATE)
+            except OperationalError as exc:
+                log.warning("%s %s: database unavailable: %s", request.method, request.url.path, _cause(exc))
+                return self.error(503, UNAVAILABLE)
+            except Exception:
+                log.exception("unexpected error on %s %s", request.method, request.url.path)
+                return self.error(500, "internal server error")
+
+        return endpoint
 
 
-def error_response(status: int, message: str) -> Response:
-    # 422 keeps upstream's "Bad Request" code: the Kubeflow server reports missing fields that way.
-    code = "Bad Request" if status == 422 else HTTPStatus(status).phrase
-    headers = {"WWW-Authenticate": 'Bearer realm="modelshelf"'} if status == 401 else None
-    body = orjson.dumps({"code": code, "message": message})
-    return Response(body, status, headers=headers, media_type="application/json")
+def _cause(exc: BaseException) -> str:
+    """What went wrong below a domain error, in one line: the database driver's error class and message
+    (its first line: PostgreSQL's detail lines may quote values)."""
+    cause = exc.__cause__ or exc
+    orig = getattr(cause, "orig", None) or cause
+    text = str(orig).strip().splitlines()
+    return f"{orig.__class__.__name__}: {text[0][:200]}" if text else orig.__class__.__name__
+
+
+def _detail(_status: int, message: str) -> bytes:
+    return orjson.dumps({"detail": message})
+
+
+def code_message(status: int, message: str) -> bytes:
+    """`{code, message}`, `code` being the reason phrase: the Kubeflow server's error body, which the admin
+    API shares so that one client-side error handler serves both."""
+    return orjson.dumps({"code": HTTPStatus(status).phrase, "message": message})
+
+
+PLAIN = Face("plain", _detail)
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
+    """The app's last resort, outside every face's guard (a middleware failed): a logged 500."""
     log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return error_response(500, "internal server error")
+    return PLAIN.error(500, "internal server error")
 
 
-def guarded(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
-    """Answer domain errors, and a database that is down, in this face's format."""
-
-    async def endpoint(request: Request) -> Response:
-        query = request.scope["query_string"]
-        if b"%00" in query or b"\x00" in query:
-            # Refused wherever it is, as upstream does: no parameter means a NUL, and none can store one.
-            return error_response(400, "the query string contains a NUL character")
-        try:
-            return await handler(request)
-        except errors.RegistryError as exc:
-            return error_response(status_of(exc), str(exc))
-        except OperationalError as exc:
-            log.warning("database unavailable: %s", exc.__class__.__name__)
-            return error_response(503, "the database is unavailable, try again later")
-
-    return endpoint
+async def handle_http(request: Request, exc: Exception) -> Response:
+    """404 and 405 for paths outside every API face (Starlette's router raises them)."""
+    assert isinstance(exc, HTTPException)
+    face_for = getattr(request.app.router, "face_for", None)
+    face = (face_for(request.url.path) if face_for else None) or PLAIN
+    if exc.status_code == 404:
+        response = face.error(404, f"no operation at {errors.shown(request.url.path)}")
+    else:
+        response = face.error(exc.status_code, exc.detail)
+    response.headers.update(exc.headers or {})
+    return response

@@ -5,21 +5,22 @@ for the 39 before it (tens of microseconds on a request that otherwise takes abo
 SegmentRouter serves one API prefix: a path is split once, and only the templates with the same number
 of segments and the same first segment are compared. PrefixRouter, the app's top-level router, hands a
 request under such a prefix straight to its SegmentRouter, without matching the Mount around it. A path
-or method no route has gets a 404 or 405 in the `{code, message}` body of the faces served this way.
+or method no route has gets a 404 or 405 in the format of the face the prefix belongs to; HEAD is
+served wherever GET is, without the body.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Router
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
-from modelshelf.api.errors import error_response
+from modelshelf.api.errors import Face
 from modelshelf.errors import shown
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -27,11 +28,13 @@ Template = tuple[str, ...]  # literal segments, or "{name}" for a parameter
 
 
 class SegmentRouter:
-    def __init__(self, routes: Sequence[tuple[str, str, Handler, object]]) -> None:
-        """`routes` are (method, path template below the mount point, handler, access decision).
+    def __init__(self, routes: Sequence[tuple[str, str, Handler, object]], face: Face) -> None:
+        """`routes` are (method, path template below the mount point, handler, access decision); `face`
+        answers the paths and methods that no route has.
 
         The router only keeps the decision so that `table()` can report it; the handler enforces it.
         """
+        self.face = face
         self._table = [(method, path, decision) for method, path, _, decision in routes]
         by_template: dict[Template, dict[str, Handler]] = defaultdict(dict)
         for method, path, handler, _ in routes:
@@ -67,18 +70,39 @@ class SegmentRouter:
             self.match(scope["path"][len(scope.get("root_path", "")) :]) if scope["type"] == "http" else None
         )
         if found is None:
-            response = error_response(404, f"no operation at {shown(scope['path'])}")
+            response = self.face.error(404, f"no operation at {shown(scope['path'])}")
         else:
             handlers, params = found
-            handler = handlers.get(scope["method"])
+            method = scope["method"]
+            handler = handlers.get("GET" if method == "HEAD" else method)
             if handler is None:
-                allowed = ", ".join(sorted(handlers))
-                response = error_response(405, f"{scope['method']} is not allowed here: use {allowed}")
+                allowed = _allowed(handlers)
+                response = self.face.error(405, f"{method} is not allowed here: use {allowed}")
                 response.headers["Allow"] = allowed
             else:
                 scope["path_params"] = params
                 response = await handler(Request(scope, receive))
+        if scope.get("method") == "HEAD":
+            send = _without_body(send)
         await response(scope, receive, send)
+
+
+def _allowed(handlers: dict[str, Handler]) -> str:
+    methods = set(handlers)
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
+
+
+def _without_body(send: Send) -> Send:
+    """HEAD: the headers GET would send (Content-Length included), and no body."""
+
+    async def sender(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            message = {**message, "body": b""}
+        await send(message)
+
+    return sender
 
 
 class PrefixRouter(Router):
@@ -99,6 +123,13 @@ class PrefixRouter(Router):
             if not (isinstance(route, Mount) and isinstance(route.app, SegmentRouter)):
                 break
             self._prefixes.append((route.path + "/", route))
+
+    def face_for(self, path: str) -> Face | None:
+        """The face whose prefix `path` is under, if any: it answers errors there."""
+        for prefix, mount in self._prefixes:
+            if path.startswith(prefix) or path == prefix[:-1]:
+                return cast(SegmentRouter, mount.app).face
+        return None
 
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not scope.get("root_path"):

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import orjson
-from sqlalchemy import Engine
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute
 from starlette.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
+from modelshelf import blocking
 from modelshelf.api.access import OpenMount, OpenRoute
 from modelshelf.api.openapi import document
+from modelshelf.errors import DeadlineExceeded
 from modelshelf.store import migrate
+from modelshelf.store.session import Database
+
+READY_TIMEOUT_S = 5.0
 
 _DOCS_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>modelshelf API</title>
@@ -31,14 +35,20 @@ def _json(content: object, status: int = 200) -> Response:
     return Response(orjson.dumps(content), status, media_type="application/json")
 
 
-def routes(engine: Engine) -> list[BaseRoute]:
+def routes(database: Database) -> list[BaseRoute]:
     openapi_bytes = orjson.dumps(document())
 
     async def healthz(_request: Request) -> Response:
         return _json({"status": "ok"})
 
     async def readyz(_request: Request) -> Response:
-        problem = migrate.readiness(engine)
+        # On a worker thread, like every database call: a frozen database turns the probe red in
+        # READY_TIMEOUT_S, instead of stalling the server.
+        try:
+            with blocking.deadline_after(READY_TIMEOUT_S):
+                problem = await database.pool.run(lambda: migrate.readiness(database.engine))
+        except DeadlineExceeded:
+            problem = f"no answer within {READY_TIMEOUT_S:g} s"
         if problem is not None:
             return _json({"status": "unavailable", "database": problem}, 503)
         return _json({"status": "ok", "database": "ok"})

@@ -103,7 +103,7 @@ def _serve(settings: Settings, *, migrate_first: bool, access_log: bool) -> int:
 
     from modelshelf.app import create_app
 
-    engine = connect(settings.effective_database_url)
+    engine = connect(settings.effective_database_url, statement_timeout=settings.request_timeout)
     if migrate_first:
         migrate.upgrade(engine)
     elif not migrate.is_current(engine):

@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from modelshelf.store.repository import Row, fetch_first_compiled, insert_row, update_row
-from modelshelf.store.session import Database, Session
+from modelshelf.store.session import Session
 from modelshelf.store.tables import api_token, audit_event, team, team_member, user
 
 
@@ -185,18 +185,11 @@ def _live_token_query() -> Select[Any]:
     )
 
 
-def live_token(database: Database, token_hash: str) -> LiveToken | None:
-    """The token with this hash, unless revoked or its user disabled; one indexed query on a reader
-    connection of its own (the caller checks expiry, which needs no query)."""
-    row = fetch_first_compiled(database, "live_token", _live_token_query, {"token_hash": token_hash})
+def live_token(conn: Session, token_hash: str) -> LiveToken | None:
+    """The token with this hash, unless revoked or its user disabled: one indexed query (the caller checks
+    expiry, which needs no query)."""
+    row = fetch_first_compiled(conn, "live_token", _live_token_query, {"token_hash": token_hash})
     return None if row is None else LiveToken(*row)
-
-
-def record_use(database: Database, token_id: int, now: int, not_since: int) -> None:
-    """Write a token's use at `now` (see mark_used) in a transaction of its own that does not wait for
-    another writer: raises if the database is locked or gone."""
-    with database.write(wait=False) as conn:
-        mark_used(conn, token_id, now, not_since)
 
 
 def mark_used(conn: Session, token_id: int, now: int, not_since: int) -> None:

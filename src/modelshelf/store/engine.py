@@ -8,9 +8,12 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from modelshelf import blocking
 
-def connect(url: str, **kwargs: Any) -> Engine:
-    """Open an engine for `url`. SQLite gets WAL, foreign keys and a busy timeout on every connection."""
+
+def connect(url: str, *, statement_timeout: float = 30.0, **kwargs: Any) -> Engine:
+    """Open an engine for `url`. SQLite gets WAL, foreign keys and a busy timeout on every connection;
+    PostgreSQL a server-side `statement_timeout` (seconds), the database's own bound on every statement."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -25,23 +28,37 @@ def connect(url: str, **kwargs: Any) -> Engine:
         return engine
     if parsed.drivername in ("postgresql", "postgres"):
         url = str(parsed.set(drivername="postgresql+psycopg"))
-    # No pool_pre_ping: it costs a round trip per request. A dropped connection fails a request with a 503
-    # and is invalidated, so a later request reconnects. Timeouts keep an unreachable server or a runaway
-    # query from holding the (single-threaded) server up.
-    kwargs.setdefault("connect_args", {"connect_timeout": 5, "options": "-c statement_timeout=30000"})
+    # No pool_pre_ping: it costs a round trip per request. A dropped connection is invalidated with the rest
+    # of the pool (SQLAlchemy does that on a disconnect error), and a read is retried once on a fresh one
+    # (store.session). The timeouts bound what a worker thread can wait for: a connection, a statement (a
+    # lock wait included), a transaction left idle.
+    ms = max(1, int(statement_timeout * 1000))
+    options = f"-c statement_timeout={ms} -c idle_in_transaction_session_timeout={ms}"
+    kwargs.setdefault("connect_args", {"connect_timeout": 5, "options": options})
+    if "poolclass" not in kwargs:
+        kwargs.setdefault("pool_timeout", statement_timeout)
     return create_engine(url, **kwargs)
 
 
 WRITE = "modelshelf_write"  # execution option of connections that will write
 NOWAIT = "modelshelf_nowait"  # ...and that would rather fail at once than wait for another writer
-BUSY_TIMEOUT_MS = 5000
+READ = "modelshelf_read"  # SQLite connections that only read: each statement is its own transaction
+BUSY_TIMEOUT_MS = 5000  # without a deadline (the CLI, migrations)
 
 
 def _sqlite_begin(conn: Connection) -> None:
     options = conn.get_execution_options()
-    # The busy timeout belongs to the connection: a no-wait write sets it to 0, and the next transaction
-    # on that connection that may wait sets it back (only then, to spare the statement on every BEGIN).
-    timeout = 0 if options.get(NOWAIT) else BUSY_TIMEOUT_MS
+    if options.get(READ):
+        return  # no BEGIN/ROLLBACK pair around reads; WAL gives each statement a consistent snapshot
+    # The busy timeout belongs to the connection: a no-wait write sets it to 0, one with a deadline waits
+    # for the lock until then at most, and the next transaction sets it again only if it differs.
+    left = blocking.remaining()
+    if options.get(NOWAIT):
+        timeout = 0
+    elif left is None:
+        timeout = BUSY_TIMEOUT_MS
+    else:
+        timeout = max(1, int(left * 1000))
     info = conn.connection.info
     if info.get("busy_timeout", BUSY_TIMEOUT_MS) != timeout:
         conn.exec_driver_sql(f"PRAGMA busy_timeout={timeout}")

@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 from sqlalchemy import (
@@ -28,10 +28,10 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from modelshelf.domain.entities import INT32_MAX, Entity
-from modelshelf.errors import Conflict, InvalidArgument, Unavailable
+from modelshelf.errors import Conflict, InvalidArgument
 from modelshelf.store import tables
 from modelshelf.store.filterquery import compile_filter
-from modelshelf.store.session import Database, Session
+from modelshelf.store.session import Session
 from modelshelf.store.tables import STRING_KEY_LENGTH, custom_property, model_version_artifact
 
 ORDER_COLUMNS = {"ID": "id", "CREATE_TIME": "create_time", "LAST_UPDATE_TIME": "last_update_time"}
@@ -50,8 +50,6 @@ def _scope(entity: Entity, table: Table) -> list[ColumnElement[bool]]:
     return []
 
 
-_T = TypeVar("_T")
-
 # --- hot reads ---------------------------------------------------------------------------------------
 
 # Per (dialect, query shape): SQL text, the order of positional parameters, and default parameter values.
@@ -61,56 +59,24 @@ _COMPILED: dict[tuple[str, Hashable], tuple[str, tuple[str, ...] | None, dict[st
 def _fetch(
     conn: Session, key: Hashable, build: Callable[[], Select[Any]], params: Mapping[str, Any]
 ) -> list[Row]:
-    """Run a SELECT of a fixed shape on the driver connection, compiled once per dialect.
+    """Run a SELECT of a fixed shape, compiled once per dialect.
 
-    Gets by id and finds by name are the hottest requests. Building the statement, computing its cache key
-    and setting up SQLAlchemy's result machinery cost several times the query itself on SQLite, and going
-    through the driver also spares a read-only request a pool checkout and a BEGIN/ROLLBACK pair.
+    Gets by id and finds by name are the hottest requests. Building the statement and computing its
+    cache key on every call cost more than the query itself on SQLite; compiled once, the statement is
+    sent as its SQL text with the request's parameters.
     """
     sql, args = _compiled(conn.dialect, key, build, params)
-    return _on_driver(conn, sql, args, _dict_rows)
+    return [dict(row) for row in conn.sql.exec_driver_sql(sql, args).mappings()]
 
 
 def fetch_first_compiled(
-    database: Database, key: Hashable, build: Callable[[], Select[Any]], params: Mapping[str, Any]
+    conn: Session, key: Hashable, build: Callable[[], Select[Any]], params: Mapping[str, Any]
 ) -> tuple[Any, ...] | None:
-    """The first row of a fixed-shape SELECT as a plain tuple, in a read session of its own.
-
-    For the one query that runs before every authenticated request (the token lookup), where even a dict
-    per row is a noticeable share of the request.
-    """
-    sql, args = _compiled(database.engine.dialect, key, build, params)
-    with database.read() as conn:
-        row = _on_driver(conn, sql, args, lambda cursor: cursor.fetchone())
+    """The first row of a fixed-shape SELECT as a plain tuple (for the token lookup, which runs before
+    every authenticated request)."""
+    sql, args = _compiled(conn.dialect, key, build, params)
+    row = conn.sql.exec_driver_sql(sql, args).first()
     return None if row is None else tuple(row)
-
-
-def _on_driver(conn: Session, sql: str, args: Any, fetch: Callable[[Any], _T]) -> _T:
-    """`fetch` the result of one statement on the session's driver connection; once more on a fresh
-    reader if the server had dropped the cached one (Session.replace_lost_reader)."""
-    failure = conn.dialect.loaded_dbapi.OperationalError
-    try:
-        return _run(conn.cursor(), sql, args, fetch)
-    except failure as exc:
-        if not conn.replace_lost_reader():
-            raise Unavailable("the database is unavailable, try again later") from exc
-    try:
-        return _run(conn.cursor(), sql, args, fetch)
-    except failure as exc:
-        raise Unavailable("the database is unavailable, try again later") from exc
-
-
-def _run(cursor: Any, sql: str, args: Any, fetch: Callable[[Any], _T]) -> _T:
-    try:
-        cursor.execute(sql, args)
-        return fetch(cursor)
-    finally:
-        cursor.close()
-
-
-def _dict_rows(cursor: Any) -> list[Row]:
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _compiled(
@@ -123,7 +89,7 @@ def _compiled(
         order = tuple(statement.positiontup or ()) if statement.positional else None
         compiled = _COMPILED[(dialect.name, key)] = (str(statement), order, dict(statement.params))
     sql, order, defaults = compiled
-    values = {**defaults, **params} if defaults else params
+    values = {**defaults, **params} if defaults else dict(params)
     return sql, values if order is None else tuple([values[name] for name in order])
 
 

@@ -1,39 +1,48 @@
-"""A request's access to the database: one unit of work, committed (or rolled back) at the edge.
+"""A request's access to the database: one unit of work on one pooled connection, committed (or rolled
+back) at the edge, and run where it cannot stall the event loop.
 
-A session offers two ways in. `sql` is a SQLAlchemy Connection, for statements composed per request
-(filters, pages, writes). `cursor()` is the driver connection itself, for the few statements of a fixed
-shape that run on nearly every request (get by id, find by name), compiled once (repository._fetch).
+`Database.reading(work)` and `Database.writing(work)` are what request handlers await: they run
+`work(session)` on a worker thread of the database's `ThreadPool`, within the request's deadline
+(modelshelf.blocking). `Database.read()` and `Database.write()` open a session in the calling thread,
+for the CLI, migrations and tests, which have no event loop to protect.
 
-A read session takes its driver connection from a small cache of autocommit connections, so a request
-that only does such lookups costs neither a pool checkout nor a BEGIN/ROLLBACK pair; it opens a
-SQLAlchemy Connection only if it needs one. A write session is a SQLAlchemy transaction, and its driver
-connection is that transaction's, so both ways in see the same uncommitted rows.
+Every statement goes through SQLAlchemy's Connection, checked out of the engine's pool: reads in
+autocommit (no BEGIN/ROLLBACK pair around a single SELECT), writes in one transaction that takes SQLite's
+write lock at once (store.engine). A session bounds its own waits with the deadline: SQLite's busy
+timeout and a progress handler that interrupts a statement once the deadline has passed; on PostgreSQL
+the server's statement timeout (set per connection in store.engine) does the same.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+import time
+from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Dialect, Engine
-from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.exc import DBAPIError, OperationalError
 
-from modelshelf.errors import RegistryError, Unavailable
-from modelshelf.store.commits import CommitWatch
-from modelshelf.store.engine import NOWAIT, WRITE
+from modelshelf import blocking
+from modelshelf.errors import DeadlineExceeded, Unavailable
+from modelshelf.store.engine import NOWAIT, READ, WRITE
+
+T = TypeVar("T")
+
+# A SQLite statement checks its deadline every this many virtual-machine instructions (well under a
+# millisecond of work), so an expensive query stops soon after its time is up.
+PROGRESS_STEPS = 10_000
+UNAVAILABLE = "the database is unavailable, try again later"
 
 
 class Session:
-    __slots__ = ("_database", "_driver", "_replaced", "_sql", "_transaction", "_wait")
+    __slots__ = ("_database", "_sql", "_wait", "_write")
 
     def __init__(self, database: Database, *, write: bool, wait: bool = True) -> None:
         self._database = database
         self._sql: Connection | None = None
-        self._driver: PoolProxiedConnection | None = None
-        self._transaction = write
+        self._write = write
         self._wait = wait
-        self._replaced = False
 
     @property
     def dialect(self) -> Dialect:
@@ -41,32 +50,10 @@ class Session:
 
     @property
     def sql(self) -> Connection:
+        """The session's connection, checked out of the pool on first use."""
         if self._sql is None:
-            self._sql = self._database.engine.connect()
-            if self._transaction:
-                self._sql.execution_options(**{WRITE: True, NOWAIT: not self._wait})
-                self._sql.begin()
+            self._sql = self._database.connect(write=self._write, wait=self._wait)
         return self._sql
-
-    def cursor(self) -> Any:
-        if self._transaction:
-            return self.sql.connection.cursor()
-        if self._driver is None:
-            self._driver = self._database.take_reader()
-        return self._driver.cursor()
-
-    def replace_lost_reader(self) -> bool:
-        """After a statement failed: if it ran on a cached reader whose connection the server dropped (it
-        restarted, or an operator ended our sessions), put a fresh one in its place and say so, once per
-        session. A read is safe to run again; a transaction is not, and is never replaced."""
-        if self._transaction or self._replaced or self._driver is None:
-            return False
-        if not self._database.lost(self._driver):
-            return False
-        self._database.give_back_reader(self._driver, broken=True)
-        self._driver = None
-        self._replaced = True
-        return True
 
     def __enter__(self) -> Session:
         return self
@@ -74,33 +61,27 @@ class Session:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        if self._sql is None:
+            return
         try:
-            if self._sql is not None:
-                try:
-                    if self._transaction and exc is None:
-                        self._sql.commit()
-                finally:
-                    self._sql.close()  # rolls back whatever was not committed
+            if self._write and exc is None:
+                self._sql.commit()
         finally:
-            if self._driver is not None:
-                self._database.give_back_reader(self._driver, broken=_breaks_connection(exc))
-
-
-def _breaks_connection(exc: BaseException | None) -> bool:
-    """A domain error (a 404, a 409) leaves the connection as good as it was; anything else may not."""
-    if exc is None:
-        return False
-    return not isinstance(exc, RegistryError) or isinstance(exc, Unavailable)
+            _disarm(self._sql)
+            self._sql.close()  # rolls back whatever was not committed, and returns it to the pool
 
 
 class Database:
-    """The engine, plus the cache of driver connections that read sessions use."""
+    """The engine, and the pool of threads its statements run on when a request awaits them."""
 
-    def __init__(self, engine: Engine, max_idle_readers: int = 4) -> None:
+    def __init__(self, engine: Engine, threads: int = 8) -> None:
         self.engine = engine
-        self._idle: list[PoolProxiedConnection] = []
-        self._max_idle = max_idle_readers
-        self._commits: CommitWatch | None = None
+        self.threads = threads
+        self._sqlite = engine.dialect.name == "sqlite"
+        self._pool: blocking.ThreadPool | None = None
+        self._reader = engine if self._sqlite else engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    # --- in the calling thread -------------------------------------------------------------------------
 
     def read(self) -> Session:
         return Session(self, write=False)
@@ -110,47 +91,82 @@ class Database:
         lock (for writes that may be skipped, such as a token's last-used time)."""
         return Session(self, write=True, wait=wait)
 
-    def take_reader(self) -> PoolProxiedConnection:
+    # --- from the event loop ---------------------------------------------------------------------------
+
+    @property
+    def pool(self) -> blocking.ThreadPool:
+        if self._pool is None:
+            self._pool = blocking.ThreadPool(self.threads, "modelshelf-db")
+        return self._pool
+
+    async def reading(self, work: Callable[[Session], T]) -> T:
+        """`work` in a read session on a worker thread, within the current deadline."""
+        return await self.pool.run(lambda: self.run(work, write=False))
+
+    async def writing(self, work: Callable[[Session], T]) -> T:
+        """`work` in one write transaction on a worker thread, within the current deadline."""
+        return await self.pool.run(lambda: self.run(work, write=True))
+
+    def run(self, work: Callable[[Session], T], *, write: bool, wait: bool = True) -> T:
+        """`work` in a session of its own, with the database's failures turned into domain errors. A read
+        whose connection the server had dropped (a restart, an operator ending sessions) runs once more
+        on a fresh one; a write never does, since it may have been committed."""
+        for attempt in (1, 2):
+            try:
+                with Session(self, write=write, wait=wait) as session:
+                    return work(session)
+            except DBAPIError as exc:
+                if blocking.expired():
+                    raise DeadlineExceeded(blocking.LATE) from exc
+                if exc.connection_invalidated and not write and attempt == 1:
+                    continue
+                if isinstance(exc, OperationalError):
+                    raise Unavailable(UNAVAILABLE) from exc
+                raise
+            except Unavailable as exc:
+                if blocking.expired() and not isinstance(exc, DeadlineExceeded):
+                    raise DeadlineExceeded(blocking.LATE) from exc
+                raise
+        raise AssertionError("unreachable")
+
+    # --- connections -------------------------------------------------------------------------------------
+
+    def connect(self, *, write: bool, wait: bool = True) -> Connection:
+        if write:
+            connection = self.engine.connect()
+            connection.execution_options(**{WRITE: True, NOWAIT: not wait})
+        else:
+            connection = self._reader.connect()
+            if self._sqlite:
+                connection.execution_options(**{READ: True})
         try:
-            return self._idle.pop()
-        except IndexError:
-            connection = self.engine.raw_connection()
-            if self.engine.dialect.name == "postgresql":
-                # Single SELECTs need no transaction; without autocommit each would leave one open.
-                connection.dbapi_connection.autocommit = True  # type: ignore[union-attr]
-            return connection
-
-    def give_back_reader(self, connection: PoolProxiedConnection, *, broken: bool) -> None:
-        if broken or len(self._idle) >= self._max_idle:
-            lost = broken and self.lost(connection)
-            # An error may have left it unusable, and the pool must never get an autocommit connection back.
-            connection.invalidate()
-            if lost:
-                # The server dropped it, so it dropped the idle ones too: a restart, or an operator ending
-                # sessions. Each would fail a request before being replaced; none of them is kept.
-                while self._idle:
-                    self._idle.pop().invalidate()
-            return
-        self._idle.append(connection)
-
-    @staticmethod
-    def lost(connection: PoolProxiedConnection) -> bool:
-        """Whether the server side of this connection is gone (psycopg says so; an SQLite file cannot be)."""
-        driver = connection.dbapi_connection  # None once invalidated
-        return bool(getattr(driver, "broken", False) or getattr(driver, "closed", False))
-
-    def commit_marker(self) -> Hashable:
-        """SQLite only: a value that changes whenever anything was committed to the database since the
-        last call, by any connection of any process (see store.commits)."""
-        if self._commits is None:
-            self._commits = CommitWatch(self.engine)
-        return self._commits.marker()
+            if self._sqlite:
+                _arm(connection)
+            if write:
+                connection.begin()
+        except BaseException:
+            connection.close()
+            raise
+        return connection
 
     def dispose(self) -> None:
-        while self._idle:
-            self._idle.pop().invalidate()
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
         self.engine.dispose()
-        if self._commits is not None:
-            # Last: its descriptor can be closed only once no other connection of ours uses the file.
-            self._commits.close()
-            self._commits = None
+
+
+def _arm(connection: Connection) -> None:
+    """Make SQLite interrupt this connection's statements once the current deadline has passed."""
+    deadline = blocking.deadline()
+    if deadline is None:
+        return
+    driver: Any = connection.connection.driver_connection
+    driver.set_progress_handler(lambda: time.monotonic() > deadline, PROGRESS_STEPS)
+    connection.info["armed"] = True
+
+
+def _disarm(connection: Connection) -> None:
+    if not connection.invalidated and connection.info.pop("armed", False):
+        driver: Any = connection.connection.driver_connection
+        driver.set_progress_handler(None, 0)

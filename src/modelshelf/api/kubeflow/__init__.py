@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.routing import Mount, Route
 
 from modelshelf.api.access import Gate, protect, requires
-from modelshelf.api.errors import guarded
+from modelshelf.api.kubeflow.errors import KUBEFLOW
 from modelshelf.api.kubeflow.openapi import V1, V1ALPHA3
 from modelshelf.api.kubeflow.routes import KubeflowAPI
 from modelshelf.api.kubeflow.table import routes
@@ -22,7 +22,7 @@ ACCESS = {
 }
 
 
-def mounts(database: Database, max_body_bytes: int, gate: Gate) -> list[Mount]:
+def mounts(database: Database, max_body_bytes: int, gate: Gate, timeout: float) -> list[Mount]:
     """Every operation under both prefixes, each prefix with its own segment-indexed router."""
     out = []
     for prefix, version in ((V1, "v1"), (V1ALPHA3, "v1alpha3")):
@@ -31,6 +31,7 @@ def mounts(database: Database, max_body_bytes: int, gate: Gate) -> list[Mount]:
             assert isinstance(route, Route) and route.methods
             for method in sorted(route.methods - {"HEAD"}):
                 access = ACCESS[method]
-                table.append((method, route.path, guarded(protect(route.endpoint, access, gate)), access))
-        out.append(Mount(prefix, app=SegmentRouter(table)))
+                handler = KUBEFLOW.guard(protect(route.endpoint, access, gate), timeout=timeout)
+                table.append((method, route.path, handler, access))
+        out.append(Mount(prefix, app=SegmentRouter(table, KUBEFLOW)))
     return out

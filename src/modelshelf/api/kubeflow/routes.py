@@ -103,28 +103,28 @@ class KubeflowAPI:
         audit.record(conn, principal_of(request), action, kind, row["id"], detail)
         return row
 
-    def read(self) -> Session:
-        return self.database.read()
-
-    def write(self) -> Session:
-        return self.database.write()
-
     # --- generic handlers ----------------------------------------------------------------------------
 
     def get_handler(self, entity: Entity, param: str) -> Handler:
         async def handler(request: Request) -> Response:
             id_ = params.path_id(request, param)
-            with self.read() as conn:
+
+            def work(conn: Session) -> Response:
                 return self.one(entity, records.must_get(conn, entity, id_))
+
+            return await self.database.reading(work)
 
         return handler
 
     def create_handler(self, entity: Entity, create: Callable[[Session, dict[str, Any]], Row]) -> Handler:
         async def handler(request: Request) -> Response:
             values = codec.decode(await self.body(request), entity, entity.create_fields)
-            with self.write() as conn:
+
+            def work(conn: Session) -> Response:
                 row = self.audited(conn, request, entity, create(conn, values), created=True)
                 return self.one(entity, row, 201)
+
+            return await self.database.writing(work)
 
         return handler
 
@@ -142,24 +142,27 @@ class KubeflowAPI:
         async def handler(request: Request) -> Response:
             id_ = params.path_id(request, param)
             values = codec.decode(await self.body(request), entity, entity.update_fields)
-            with self.write() as conn:
+
+            def work(conn: Session) -> Response:
                 row = self.audited(conn, request, entity, apply(conn, id_, values), created=False)
                 return self.one(entity, row)
+
+            return await self.database.writing(work)
 
         return handler
 
     def list_handler(self, entity: Entity, fetch: Callable[[Session, Request], Page]) -> Handler:
         async def handler(request: Request) -> Response:
-            with self.read() as conn:
-                page = fetch(conn, request)
-            return self.page(entity, page)
+            return await self.database.reading(lambda conn: self.page(entity, fetch(conn, request)))
 
         return handler
 
     def find_handler(self, entity: Entity, fetch: Callable[[Session, Request], Row]) -> Handler:
         async def handler(request: Request) -> Response:
-            with self.read() as conn:
+            def work(conn: Session) -> Response:
                 return self.one(entity, fetch(conn, request))
+
+            return await self.database.reading(work)
 
         return handler
 
@@ -169,36 +172,48 @@ class KubeflowAPI:
         body = await self.body(request)
         entity = artifacts.entity_for(_artifact_type_of(body))
         values = codec.decode(body, entity, entity.create_fields)
-        with self.write() as conn:
+
+        def work(conn: Session) -> Response:
             row = self.audited(conn, request, entity, artifacts.create(conn, entity, values), created=True)
             return self.one(entity, row, 201)
 
+        return await self.database.writing(work)
+
     async def create_model_artifact(self, request: Request) -> Response:
         values = codec.decode(await self.body(request), MODEL_ARTIFACT, MODEL_ARTIFACT.create_fields)
-        with self.write() as conn:
+
+        def work(conn: Session) -> Response:
             row = artifacts.create(conn, MODEL_ARTIFACT, values)
             return self.one(
                 MODEL_ARTIFACT, self.audited(conn, request, MODEL_ARTIFACT, row, created=True), 201
             )
+
+        return await self.database.writing(work)
 
     async def update_artifact(self, request: Request) -> Response:
         id_ = params.path_id(request)
         body = await self.body(request)
         entity = artifacts.entity_for(_artifact_type_of(body))
         values = codec.decode(body, entity, entity.update_fields)
-        with self.write() as conn:
+
+        def work(conn: Session) -> Response:
             row = self.audited(
                 conn, request, entity, artifacts.update(conn, id_, entity, values), created=False
             )
             return self.one(entity, row)
 
+        return await self.database.writing(work)
+
     async def get_artifact(self, request: Request) -> Response:
         id_ = params.path_id(request)
-        with self.read() as conn:
+
+        def work(conn: Session) -> Response:
             row = records.get(conn, ANY_ARTIFACT, id_)
             if row is None:
                 raise NotFound(f"artifact with id {id_} not found")
             return self.one(ANY_ARTIFACT, row)
+
+        return await self.database.reading(work)
 
     async def upsert_version_artifact(self, request: Request) -> Response:
         version_id = params.path_id(request, "version_id")
@@ -206,12 +221,15 @@ class KubeflowAPI:
         entity = artifacts.entity_for(_artifact_type_of(body))
         id_ = _body_id(body)
         values = codec.decode(body, entity, entity.create_fields | entity.update_fields, self.output_only)
-        with self.write() as conn:
+
+        def work(conn: Session) -> Response:
             row, created = artifacts.upsert_into_model_version(conn, version_id, entity, id_, values)
             # Also written when the artifact existed and only gained a link: the version says where.
             linked = {"modelVersionId": str(version_id)}
             self.audited(conn, request, entity, row, created=created, detail=linked)
             return self.one(entity, row, 201 if created else 200)
+
+        return await self.database.writing(work)
 
     async def upsert_model_version(self, request: Request) -> Response:
         model_id = params.path_id(request, "model_id")
@@ -228,10 +246,13 @@ class KubeflowAPI:
                 f"registeredModelId {values['registered_model_id']} in the body "
                 f"differs from {model_id} in the path"
             )
-        with self.write() as conn:
+
+        def work(conn: Session) -> Response:
             row = models.upsert_model_version(conn, model_id, id_, values)
             self.audited(conn, request, MODEL_VERSION, row, created=id_ is None)
             return self.one(MODEL_VERSION, row, 201 if id_ is None else 200)
+
+        return await self.database.writing(work)
 
     async def create_environment_service(self, request: Request) -> Response:
         environment_id = params.path_id(request, "environment_id")
@@ -241,28 +262,40 @@ class KubeflowAPI:
                 f"servingEnvironmentId {values['serving_environment_id']} in the body differs from "
                 f"{environment_id} in the path"
             )
-        with self.write() as conn:
+
+        def work(conn: Session) -> Response:
             row = serving.create_inference_service(conn, values)
             return self.one(
                 INFERENCE_SERVICE, self.audited(conn, request, INFERENCE_SERVICE, row, created=True), 201
             )
 
+        return await self.database.writing(work)
+
     async def create_serve(self, request: Request) -> Response:
         service_id = params.path_id(request, "service_id")
         values = codec.decode(await self.body(request), SERVE_MODEL, SERVE_MODEL.create_fields)
-        with self.write() as conn:
+
+        def work(conn: Session) -> Response:
             row = serving.create_serve(conn, service_id, values)
             return self.one(SERVE_MODEL, self.audited(conn, request, SERVE_MODEL, row, created=True), 201)
 
+        return await self.database.writing(work)
+
     async def inference_service_model(self, request: Request) -> Response:
         id_ = params.path_id(request, "service_id")
-        with self.read() as conn:
+
+        def work(conn: Session) -> Response:
             return self.one(REGISTERED_MODEL, serving.inference_service_model(conn, id_))
+
+        return await self.database.reading(work)
 
     async def inference_service_version(self, request: Request) -> Response:
         id_ = params.path_id(request, "service_id")
-        with self.read() as conn:
+
+        def work(conn: Session) -> Response:
             return self.one(MODEL_VERSION, serving.inference_service_version(conn, id_))
+
+        return await self.database.reading(work)
 
 
 def _artifact_type_of(body: object) -> str | None:

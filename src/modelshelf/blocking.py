@@ -1,0 +1,132 @@
+"""Where work that can wait runs: a bounded pool of threads, and the deadline every call inherits.
+
+The server has one event loop. Only bounded, sub-millisecond work runs on it (parsing a request,
+rendering a small answer, checking a scope); anything that can wait — a database statement, a lock, the
+network — is handed to a `ThreadPool` and awaited, so a slow call holds one worker thread, never the
+loop, `/healthz` or any other request (docs/architecture.md).
+
+A request's deadline lives in a context variable set by its face (`deadline_after`). The pool copies the
+context into the worker, so the code that runs there (store.session) sees the same deadline and bounds
+its own waits with it: SQLite's busy timeout and progress handler, PostgreSQL's statement timeout.
+
+Why a `concurrent.futures.ThreadPoolExecutor` rather than `anyio.to_thread` with a limiter: a call that
+times out before a thread took it is cancelled and never runs, and a call already running keeps its
+thread until it returns. The number of threads is therefore a hard bound even when every one of them
+is stuck on a frozen database; the requests behind them wait in the queue until their own deadline,
+and get a 503, while requests that need no worker go on being served.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import TypeVar
+
+from modelshelf.errors import DeadlineExceeded
+
+T = TypeVar("T")
+
+LATE = "the request did not finish within its deadline: the server is busy or the database is slow"
+
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("modelshelf_deadline", default=None)
+
+
+@contextmanager
+def deadline_after(seconds: float) -> Iterator[float]:
+    """Give the work in this block (and every worker call it makes) `seconds` to finish, or less if an
+    enclosing block's deadline comes first. Yields the deadline on the `time.monotonic()` clock."""
+    outer = _deadline.get()
+    deadline = time.monotonic() + seconds
+    if outer is not None:
+        deadline = min(deadline, outer)
+    token = _deadline.set(deadline)
+    try:
+        yield deadline
+    finally:
+        _deadline.reset(token)
+
+
+def deadline() -> float | None:
+    """The current deadline on the `time.monotonic()` clock, or None when there is none."""
+    return _deadline.get()
+
+
+def remaining() -> float | None:
+    """Seconds left before the current deadline (at least 0), or None when there is none."""
+    current = _deadline.get()
+    return None if current is None else max(0.0, current - time.monotonic())
+
+
+def expired() -> bool:
+    current = _deadline.get()
+    return current is not None and time.monotonic() >= current
+
+
+class ThreadPool:
+    """At most `threads` threads for blocking calls; each call awaited within the current deadline."""
+
+    def __init__(self, threads: int, name: str) -> None:
+        if threads < 1:
+            raise ValueError("a thread pool needs at least one thread")
+        self.threads = threads
+        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=name)
+        self._running = 0
+        self._queued = 0
+
+    @property
+    def running(self) -> int:
+        """Calls running on a thread now."""
+        return self._running
+
+    @property
+    def queued(self) -> int:
+        """Calls waiting for a free thread."""
+        return self._queued
+
+    async def run(self, call: Callable[[], T]) -> T:
+        """`call()` on a worker thread, in a copy of this context; DeadlineExceeded once the deadline
+        passes (the call is dropped if it had not started, and left to finish if it had)."""
+        context = contextvars.copy_context()
+        self._queued += 1
+
+        def work() -> T:
+            self._moved_to_running()
+            try:
+                return context.run(call)
+            finally:
+                self._finished()
+
+        submitted = self._executor.submit(work)
+        left = remaining()
+        try:
+            if left is None:
+                return await asyncio.wrap_future(submitted)
+            return await asyncio.wait_for(asyncio.wrap_future(submitted), left)
+        except TimeoutError:
+            self._drop(submitted)
+            raise DeadlineExceeded(LATE) from None
+        except asyncio.CancelledError:  # the client went away, or the server is shutting down
+            self._drop(submitted)
+            raise
+
+    def _drop(self, submitted: Future[T]) -> None:
+        # cancel() is True when the call had not started (or was cancelled already): it never will.
+        if submitted.cancel():
+            self._queued -= 1
+
+    def _moved_to_running(self) -> None:
+        # Counters are touched from worker threads; `+=` on an int attribute is not atomic, but these are
+        # gauges for /metrics, where a rare lost update is harmless and a lock on every call is not.
+        self._queued -= 1
+        self._running += 1
+
+    def _finished(self) -> None:
+        self._running -= 1
+
+    def shutdown(self) -> None:
+        """Stop taking calls; queued ones are dropped and running ones finish on their own."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
