@@ -129,6 +129,7 @@ def _env(data_dir: Path, database_url: str | None, token: str | None) -> dict[st
     """The harness's environment; data directory, database and admin token are set here, never inherited."""
     env = {**os.environ, "MODELSHELF_DATA_DIR": str(data_dir), "MODELSHELF_LOG_LEVEL": "warning"}
     env.pop("MODELSHELF_DATABASE_URL", None)
+    env.pop("MODELSHELF_CONFIG", None)  # a developer's configuration file would change what is measured
     env.pop(TOKEN_ENV, None)
     if database_url:
         env["MODELSHELF_DATABASE_URL"] = database_url

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -244,7 +244,7 @@ def test_a_refused_write_changes_nothing(
 
 @pytest.fixture
 def no_auth(settings: Settings, engine: Engine) -> Iterator[TestClient]:
-    app = create_app(replace(settings, auth=False), engine)
+    app = create_app(settings.with_changes(auth=False), engine)
     with TestClient(app, base_url="http://127.0.0.1:8080", raise_server_exceptions=False) as test_client:
         yield test_client
 

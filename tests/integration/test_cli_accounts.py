@@ -49,7 +49,7 @@ Cli = Callable[..., Result]
 
 
 def _use_env(monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
-    """Only these MODELSHELF_* variables, as `Settings.from_env` will read them."""
+    """Only these MODELSHELF_* variables, as `load_settings` will read them."""
     for name in list(os.environ):
         if name.startswith("MODELSHELF_"):
             monkeypatch.delenv(name)

@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import sys
-from dataclasses import replace
 
 from sqlalchemy import Engine
 
 from modelshelf.cli import accounts as accounts_cli
 from modelshelf.errors import Conflict, RegistryError
 from modelshelf.services import accounts
-from modelshelf.settings import Settings
+from modelshelf.settings import Settings, SettingsError, load_settings
 from modelshelf.store import migrate
 from modelshelf.store.engine import connect
 from modelshelf.store.session import Database
@@ -20,9 +19,11 @@ from modelshelf.store.session import Database
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="modelshelf", description="A self-hosted model registry.")
+    _config_option(parser, default=None)
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the HTTP server")
+    _config_option(serve)
     serve.add_argument("--host", help="address to bind (default 127.0.0.1, or MODELSHELF_HOST)")
     serve.add_argument("--port", type=int, help="port to bind (default 8080, or MODELSHELF_PORT)")
     serve.add_argument("--no-migrate", action="store_true", help="do not apply pending migrations first")
@@ -35,8 +36,8 @@ def main(argv: list[str] | None = None) -> int:
 
     db = commands.add_parser("db", help="database schema")
     db_commands = db.add_subparsers(dest="db_command", required=True)
-    db_commands.add_parser("upgrade", help="apply pending migrations")
-    db_commands.add_parser("check", help="exit 1 unless the schema is current")
+    _config_option(db_commands.add_parser("upgrade", help="apply pending migrations"))
+    _config_option(db_commands.add_parser("check", help="exit 1 unless the schema is current"))
     accounts_cli.add_commands(commands)
 
     args = parser.parse_args(argv)
@@ -45,12 +46,12 @@ def main(argv: list[str] | None = None) -> int:
             if isinstance(text, str) and not _is_text(text):
                 # Bytes that are not UTF-8 reach Python as lone surrogates, which no database can store.
                 parser.error(f"argument {text!r} is not valid UTF-8")
-    settings = Settings.from_env()
+    try:
+        settings = _settings(args)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.command == "serve":
-        if args.host:
-            settings = replace(settings, host=args.host)
-        if args.port:
-            settings = replace(settings, port=args.port)
         if args.no_auth:
             if not is_loopback(settings.host):
                 print(
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
                     file=sys.stderr,
                 )
                 return 2
-            settings = replace(settings, auth=False)
+            settings = settings.with_changes(auth=False)
         return _serve(settings, migrate_first=not args.no_migrate, access_log=args.access_log)
     engine = connect(settings.effective_database_url)
     try:
@@ -87,6 +88,31 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         engine.dispose()
+
+
+def _config_option(parser: argparse.ArgumentParser, default: object = argparse.SUPPRESS) -> None:
+    # Accepted before the command (`modelshelf --config F user list`) and after `serve` / `db ...`; the
+    # subcommands' copies SUPPRESS their default so that they do not erase a value given before them.
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        default=default,
+        help="TOML configuration file (default: $MODELSHELF_CONFIG); see docs/configuration.md",
+    )
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    """The environment and the configuration file, then this command's flags over them."""
+    settings = load_settings(config_path=args.config)
+    if args.command == "serve":
+        flags = {"host": args.host, "port": args.port}
+        try:
+            settings = settings.with_changes(
+                **{key: value for key, value in flags.items() if value is not None}
+            )
+        except SettingsError as exc:  # "port: ..." -> "--port: ...": these flags are named as their keys
+            raise SettingsError(f"--{exc}") from None
+    return settings
 
 
 def is_loopback(host: str) -> bool:
