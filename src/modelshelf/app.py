@@ -37,7 +37,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
         [
             *kubeflow.mounts(database, settings.max_body_bytes, gate, timeout),
             *admin.mounts(database, settings.max_body_bytes, gate, timeout),
-            *system.routes(database),
+            *system.routes(database, min(system.READY_TIMEOUT_S, timeout)),
         ],
         lifespan=lifespan,
     )

@@ -30,6 +30,7 @@ from modelshelf.errors import DeadlineExceeded
 
 T = TypeVar("T")
 
+GRACE_S = 1.0  # how long past the deadline a running call may take to report how it ended
 LATE = "the request did not finish within its deadline: the server is busy or the database is slow"
 
 _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("modelshelf_deadline", default=None)
@@ -101,22 +102,32 @@ class ThreadPool:
                 self._finished()
 
         submitted = self._executor.submit(work)
+        result = asyncio.wrap_future(submitted)
         left = remaining()
         try:
             if left is None:
-                return await asyncio.wrap_future(submitted)
-            return await asyncio.wait_for(asyncio.wrap_future(submitted), left)
+                return await result
+            try:
+                return await asyncio.wait_for(asyncio.shield(result), left)
+            except TimeoutError:
+                if self._drop(submitted):
+                    raise DeadlineExceeded(LATE) from None
+            # Running already: it bounds its own waits by the same deadline, so its outcome, which may
+            # be a commit, is what the client must hear. Only a call stuck past that (a frozen database
+            # server) is given up on, and it has not committed: a write checks the deadline first.
+            return await asyncio.wait_for(result, GRACE_S)
         except TimeoutError:
-            self._drop(submitted)
             raise DeadlineExceeded(LATE) from None
         except asyncio.CancelledError:  # the client went away, or the server is shutting down
             self._drop(submitted)
             raise
 
-    def _drop(self, submitted: Future[T]) -> None:
-        # cancel() is True when the call had not started (or was cancelled already): it never will.
+    def _drop(self, submitted: Future[T]) -> bool:
+        """Cancel a call that has not started; True when it never will (cancel() says so)."""
         if submitted.cancel():
             self._queued -= 1
+            return True
+        return False
 
     def _moved_to_running(self) -> None:
         # Counters are touched from worker threads; `+=` on an int attribute is not atomic, but these are

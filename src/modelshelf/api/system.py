@@ -35,7 +35,7 @@ def _json(content: object, status: int = 200) -> Response:
     return Response(orjson.dumps(content), status, media_type="application/json")
 
 
-def routes(database: Database) -> list[BaseRoute]:
+def routes(database: Database, ready_timeout: float = READY_TIMEOUT_S) -> list[BaseRoute]:
     openapi_bytes = orjson.dumps(document())
 
     async def healthz(_request: Request) -> Response:
@@ -43,12 +43,12 @@ def routes(database: Database) -> list[BaseRoute]:
 
     async def readyz(_request: Request) -> Response:
         # On a worker thread, like every database call: a frozen database turns the probe red in
-        # READY_TIMEOUT_S, instead of stalling the server.
+        # ready_timeout, instead of stalling the server.
         try:
-            with blocking.deadline_after(READY_TIMEOUT_S):
+            with blocking.deadline_after(ready_timeout):
                 problem = await database.pool.run(lambda: migrate.readiness(database.engine))
         except DeadlineExceeded:
-            problem = f"no answer within {READY_TIMEOUT_S:g} s"
+            problem = f"no answer within {ready_timeout:g} s"
         if problem is not None:
             return _json({"status": "unavailable", "database": problem}, 503)
         return _json({"status": "ok", "database": "ok"})

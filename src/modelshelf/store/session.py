@@ -65,6 +65,10 @@ class Session:
             return
         try:
             if self._write and exc is None:
+                if blocking.expired():
+                    # The client may have been told the request failed: a commit now would store what
+                    # it believes was refused.
+                    raise DeadlineExceeded(blocking.LATE)
                 self._sql.commit()
         finally:
             _disarm(self._sql)
