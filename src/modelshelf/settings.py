@@ -19,6 +19,8 @@ class Settings:
     port: int = 8080
     log_level: str = "info"
     max_body_bytes: int = 4 * 1024 * 1024
+    # How long `serve` and `db upgrade` wait for another process that is migrating the same database.
+    migration_lock_timeout: float = 60.0
     auth: bool = True  # off only through `serve --no-auth`, which insists on a loopback address
     # The bootstrap admin's token for an empty database (MODELSHELF_ADMIN_TOKEN); kept out of repr.
     admin_token: str | None = field(default=None, repr=False)
@@ -46,6 +48,8 @@ class Settings:
             values["log_level"] = v.lower()
         if v := env.get(PREFIX + "MAX_BODY_BYTES"):
             values["max_body_bytes"] = int(v)
+        if v := env.get(PREFIX + "MIGRATION_LOCK_TIMEOUT"):
+            values["migration_lock_timeout"] = float(v)
         if v := env.get(PREFIX + "ADMIN_TOKEN"):
             values["admin_token"] = v
         return replace(base, **values)  # type: ignore[arg-type]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import weakref
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +16,12 @@ def connect(url: str, **kwargs: Any) -> Engine:
     """Open an engine for `url`. SQLite gets WAL, foreign keys and a busy timeout on every connection."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        identity = None
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            identity = _create_private(Path(parsed.database))
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
+        if identity is not None:
+            _files[engine] = identity
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling is off (see _sqlite_pragmas), so SQLAlchemy's "begin" issues
         # the BEGIN (its documented recipe). A write transaction takes the write lock at once: a deferred one
@@ -34,26 +40,82 @@ def connect(url: str, **kwargs: Any) -> Engine:
 
 WRITE = "modelshelf_write"  # execution option of connections that will write
 NOWAIT = "modelshelf_nowait"  # ...and that would rather fail at once than wait for another writer
+# SQLite: BEGIN EXCLUSIVE, waiting up to this many milliseconds for other connections (schema changes).
+EXCLUSIVE_WAIT_MS = "modelshelf_exclusive_wait_ms"
 BUSY_TIMEOUT_MS = 5000
+
+
+@dataclass(frozen=True)
+class DatabaseFile:
+    """The SQLite file an engine opened, by identity: a server whose file was deleted or replaced keeps
+    writing to the old inode, so every write it acknowledges from then on is lost."""
+
+    path: Path
+    device: int
+    inode: int
+
+    def problem(self) -> str | None:
+        """Why the file at `path` is no longer the one this engine opened, or None while it is."""
+        try:
+            now = os.stat(self.path)
+        except FileNotFoundError:
+            return f"database file {self.path} was deleted while the server had it open"
+        except OSError as exc:
+            return f"database file {self.path} cannot be checked: {exc.strerror}"
+        if (now.st_dev, now.st_ino) != (self.device, self.inode):
+            return f"database file {self.path} was replaced while the server had it open"
+        return None
+
+    def is_current(self) -> bool:
+        return self.problem() is None
+
+
+_files: weakref.WeakKeyDictionary[Engine, DatabaseFile] = weakref.WeakKeyDictionary()
+
+
+def database_file(engine: Engine) -> DatabaseFile | None:
+    """The SQLite file `engine` opened (None for PostgreSQL and in-memory databases)."""
+    return _files.get(engine)
+
+
+def _create_private(path: Path) -> DatabaseFile:
+    """Create the data directory (0700) and the database file (0600) unless they exist, before SQLite
+    opens it: SQLite would make it 0644, and gives its -wal and -shm files the mode of the database."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        found = os.fstat(descriptor)
+    finally:
+        os.close(descriptor)
+    return DatabaseFile(path.absolute(), found.st_dev, found.st_ino)
 
 
 def _sqlite_begin(conn: Connection) -> None:
     options = conn.get_execution_options()
+    exclusive_wait = options.get(EXCLUSIVE_WAIT_MS)
     # The busy timeout belongs to the connection: a no-wait write sets it to 0, and the next transaction
     # on that connection that may wait sets it back (only then, to spare the statement on every BEGIN).
-    timeout = 0 if options.get(NOWAIT) else BUSY_TIMEOUT_MS
+    if exclusive_wait is not None:
+        timeout = int(exclusive_wait)
+    else:
+        timeout = 0 if options.get(NOWAIT) else BUSY_TIMEOUT_MS
     info = conn.connection.info
     if info.get("busy_timeout", BUSY_TIMEOUT_MS) != timeout:
         conn.exec_driver_sql(f"PRAGMA busy_timeout={timeout}")
         info["busy_timeout"] = timeout
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE) else "BEGIN")
+    if exclusive_wait is not None:
+        conn.exec_driver_sql("BEGIN EXCLUSIVE")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE) else "BEGIN")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None  # autocommit at the driver; SQLAlchemy issues BEGIN itself
     cursor = dbapi_connection.cursor()
+    # The busy timeout first: switching a new file to WAL takes a lock that a replica starting at the
+    # same moment may hold.
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
