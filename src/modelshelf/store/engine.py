@@ -82,7 +82,7 @@ def _create_private(path: Path) -> DatabaseFile:
     """Create the data directory (0700) and the database file (0600) unless they exist, before SQLite
     opens it: SQLite would make it 0644, and gives its -wal and -shm files the mode of the database."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    descriptor = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         found = os.fstat(descriptor)
     finally:

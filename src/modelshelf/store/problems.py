@@ -85,6 +85,8 @@ def _explain_os_error(exc: OSError, path: Path) -> str:
         else:
             reason = exc.strerror or type(exc).__name__
         return f"cannot create data directory {directory}: {reason}: create it by hand or set {_DIR_VAR}"
+    if exc.errno in _DENIED and exc.filename == str(path) and path.exists():
+        return f"database file {path} is not readable by this user: give this user access to it"
     if exc.errno in _DENIED:
         return f"data directory {directory} is read-only: {_DATA_DIR_HINT}"
     return f"database file {path}: {exc.strerror}: {_DATA_DIR_HINT}"
