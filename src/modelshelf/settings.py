@@ -141,6 +141,8 @@ class Settings(Section):
     keep_alive_timeout: Duration = Field(5.0, gt=0)
     body_timeout: Duration = Field(30.0, gt=0)
     shutdown_timeout: Duration = Field(30.0, ge=0)
+    # How long `serve` and `db upgrade` wait for another process that is migrating the same database.
+    migration_lock_timeout: Duration = Field(60.0, gt=0)
 
     @field_validator("database_url")
     @classmethod

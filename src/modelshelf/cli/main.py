@@ -12,7 +12,7 @@ from modelshelf.cli import accounts as accounts_cli
 from modelshelf.errors import Conflict, RegistryError
 from modelshelf.services import accounts
 from modelshelf.settings import Settings, SettingsError, load_settings
-from modelshelf.store import migrate
+from modelshelf.store import migrate, problems
 from modelshelf.store.engine import connect
 from modelshelf.store.session import Database
 
@@ -62,8 +62,9 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
             settings = settings.with_changes(auth=False)
         return _serve(settings, migrate_first=not args.no_migrate, access_log=args.access_log)
-    engine = connect(settings.effective_database_url)
+    engine: Engine | None = None
     try:
+        engine = connect(settings.effective_database_url)
         if args.command != "db":
             if not migrate.is_current(engine):
                 print("database schema is not current: run 'modelshelf db upgrade'", file=sys.stderr)
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             accounts_cli.run(Database(engine), args)
             return 0
         if args.db_command == "upgrade":
-            migrate.upgrade(engine)
+            migrate.upgrade(engine, lock_timeout=settings.migration_lock_timeout)
             print(f"database at revision {migrate.current_revision(engine)}")
             return 0
         current, head = migrate.current_revision(engine), migrate.head_revision()
@@ -83,11 +84,11 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    except RegistryError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    except Exception as exc:
+        return _report(exc, settings, registry_status=1)
     finally:
-        engine.dispose()
+        if engine is not None:
+            engine.dispose()
 
 
 def _config_option(parser: argparse.ArgumentParser, default: object = argparse.SUPPRESS) -> None:
@@ -129,19 +130,23 @@ def _serve(settings: Settings, *, migrate_first: bool, access_log: bool) -> int:
 
     from modelshelf.app import create_app
 
-    engine = connect(settings.effective_database_url, statement_timeout=settings.request_timeout)
-    if migrate_first:
-        migrate.upgrade(engine)
-    elif not migrate.is_current(engine):
-        print("database schema is not current: run 'modelshelf db upgrade'", file=sys.stderr)
-        return 1
-    if settings.auth:
-        try:
+    try:
+        engine = connect(settings.effective_database_url, statement_timeout=settings.request_timeout)
+    except Exception as exc:
+        return _report(exc, settings, registry_status=2)
+    try:
+        if migrate_first:
+            migrate.upgrade(engine, lock_timeout=settings.migration_lock_timeout)
+        elif not migrate.is_current(engine):
+            print("database schema is not current: run 'modelshelf db upgrade'", file=sys.stderr)
+            engine.dispose()
+            return 1
+        if settings.auth:
             _bootstrap(engine, settings)
-        except RegistryError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-    else:
+    except Exception as exc:
+        engine.dispose()
+        return _report(exc, settings, registry_status=2)
+    if not settings.auth:
         print(
             "WARNING: authentication is off (--no-auth): anyone who can connect may read and write.",
             file=sys.stderr,
@@ -184,6 +189,19 @@ def _bootstrap(engine: Engine, settings: Settings) -> None:
         )
     elif ignored:
         print("note: MODELSHELF_ADMIN_TOKEN is ignored: this database already has users", file=sys.stderr)
+
+
+def _report(exc: Exception, settings: Settings, *, registry_status: int) -> int:
+    """One line on stderr, no traceback, for what the operator can fix: a database that cannot be opened,
+    written or locked (which and what to do), or a domain error. Anything else is a bug: re-raised."""
+    message = problems.explain(exc, settings.effective_database_url)
+    if message is not None:
+        print(f"error: {message}", file=sys.stderr)
+        return 1
+    if isinstance(exc, RegistryError):
+        print(f"error: {exc}", file=sys.stderr)
+        return registry_status
+    raise exc
 
 
 def _is_text(value: str) -> bool:

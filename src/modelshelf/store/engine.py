@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import weakref
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +19,12 @@ def connect(url: str, *, statement_timeout: float = 30.0, **kwargs: Any) -> Engi
     PostgreSQL a server-side `statement_timeout` (seconds), the database's own bound on every statement."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        identity = None
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            identity = _create_private(Path(parsed.database))
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
+        if identity is not None:
+            _files[engine] = identity
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling is off (see _sqlite_pragmas), so SQLAlchemy's "begin" issues
         # the BEGIN (its documented recipe). A write transaction takes the write lock at once: a deferred one
@@ -43,17 +49,67 @@ def connect(url: str, *, statement_timeout: float = 30.0, **kwargs: Any) -> Engi
 WRITE = "modelshelf_write"  # execution option of connections that will write
 NOWAIT = "modelshelf_nowait"  # ...and that would rather fail at once than wait for another writer
 READ = "modelshelf_read"  # SQLite connections that only read: each statement is its own transaction
-BUSY_TIMEOUT_MS = 5000  # without a deadline (the CLI, migrations)
+# SQLite: BEGIN EXCLUSIVE, waiting up to this many milliseconds for other connections (schema changes).
+EXCLUSIVE_WAIT_MS = "modelshelf_exclusive_wait_ms"
+BUSY_TIMEOUT_MS = 5000  # without a deadline (the CLI)
+
+
+@dataclass(frozen=True)
+class DatabaseFile:
+    """The SQLite file an engine opened, by identity: a server whose file was deleted or replaced keeps
+    writing to the old inode, so every write it acknowledges from then on is lost."""
+
+    path: Path
+    device: int
+    inode: int
+
+    def problem(self) -> str | None:
+        """Why the file at `path` is no longer the one this engine opened, or None while it is."""
+        try:
+            now = os.stat(self.path)
+        except FileNotFoundError:
+            return f"database file {self.path} was deleted while the server had it open"
+        except OSError as exc:
+            return f"database file {self.path} cannot be checked: {exc.strerror}"
+        if (now.st_dev, now.st_ino) != (self.device, self.inode):
+            return f"database file {self.path} was replaced while the server had it open"
+        return None
+
+    def is_current(self) -> bool:
+        return self.problem() is None
+
+
+_files: weakref.WeakKeyDictionary[Engine, DatabaseFile] = weakref.WeakKeyDictionary()
+
+
+def database_file(engine: Engine) -> DatabaseFile | None:
+    """The SQLite file `engine` opened (None for PostgreSQL and in-memory databases)."""
+    return _files.get(engine)
+
+
+def _create_private(path: Path) -> DatabaseFile:
+    """Create the data directory (0700) and the database file (0600) unless they exist, before SQLite
+    opens it: SQLite would make it 0644, and gives its -wal and -shm files the mode of the database."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        found = os.fstat(descriptor)
+    finally:
+        os.close(descriptor)
+    return DatabaseFile(path.absolute(), found.st_dev, found.st_ino)
 
 
 def _sqlite_begin(conn: Connection) -> None:
     options = conn.get_execution_options()
     if options.get(READ):
         return  # no BEGIN/ROLLBACK pair around reads; WAL gives each statement a consistent snapshot
+    exclusive_wait = options.get(EXCLUSIVE_WAIT_MS)
     # The busy timeout belongs to the connection: a no-wait write sets it to 0, one with a deadline waits
     # for the lock until then at most, and the next transaction sets it again only if it differs.
     left = blocking.remaining()
-    if options.get(NOWAIT):
+    if exclusive_wait is not None:
+        timeout = int(exclusive_wait)
+    elif options.get(NOWAIT):
         timeout = 0
     elif left is None:
         timeout = BUSY_TIMEOUT_MS
@@ -63,14 +119,19 @@ def _sqlite_begin(conn: Connection) -> None:
     if info.get("busy_timeout", BUSY_TIMEOUT_MS) != timeout:
         conn.exec_driver_sql(f"PRAGMA busy_timeout={timeout}")
         info["busy_timeout"] = timeout
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE) else "BEGIN")
+    if exclusive_wait is not None:
+        conn.exec_driver_sql("BEGIN EXCLUSIVE")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE) else "BEGIN")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None  # autocommit at the driver; SQLAlchemy issues BEGIN itself
     cursor = dbapi_connection.cursor()
+    # The busy timeout first: switching a new file to WAL takes a lock that a replica starting at the
+    # same moment may hold.
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()

@@ -25,7 +25,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from modelshelf import blocking
 from modelshelf.errors import DeadlineExceeded, Unavailable
-from modelshelf.store.engine import NOWAIT, READ, WRITE
+from modelshelf.store.engine import NOWAIT, READ, WRITE, database_file
 
 T = TypeVar("T")
 
@@ -84,6 +84,7 @@ class Database:
         self._sqlite = engine.dialect.name == "sqlite"
         self._pool: blocking.ThreadPool | None = None
         self._reader = engine if self._sqlite else engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._file = database_file(engine)
 
     # --- in the calling thread -------------------------------------------------------------------------
 
@@ -137,6 +138,9 @@ class Database:
 
     def connect(self, *, write: bool, wait: bool = True) -> Connection:
         if write:
+            if self._file is not None and (problem := self._file.problem()) is not None:
+                # Writing on would acknowledge rows that nobody will ever read back.
+                raise Unavailable(f"{problem}: restart the server")
             connection = self.engine.connect()
             connection.execution_options(**{WRITE: True, NOWAIT: not wait})
         else:
