@@ -18,7 +18,9 @@ Who enforces what:
 - stalled body (`body_timeout`): granian has no such timeout, so `BodyDeadline` below, an ASGI
   middleware, ends the request with 408 and closes the connection.
 - SIGTERM (`shutdown_timeout`): granian stops accepting, closes idle connections, lets requests already
-  received finish; whatever is still running at the deadline is dropped and the process exits 0.
+  received finish. A body still stalled a second before the deadline is ended with 408 by
+  `BodyDeadline`, so the app shuts down in order; a handler still running at the deadline is cancelled
+  by granian (which logs it as an error) and the process exits 0.
 """
 
 from __future__ import annotations
@@ -56,8 +58,9 @@ def run(app: ASGIApp, settings: Settings, *, access_log: bool = False) -> int:
 
 
 async def _serve(app: ASGIApp, settings: Settings, access_log: bool) -> int:
+    body_deadline = BodyDeadline(app, settings.body_timeout)
     server = Server(
-        BodyDeadline(app, settings.body_timeout),
+        body_deadline,
         address=settings.host,
         port=settings.port,
         interface=Interfaces.ASGI,
@@ -77,8 +80,15 @@ async def _serve(app: ASGIApp, settings: Settings, access_log: bool) -> int:
     # Granian waits this long for its worker to finish the requests it holds, then cancels it.
     server.workers_kill_timeout = max(1, round(settings.shutdown_timeout))
     loop = asyncio.get_running_loop()
+
+    def shut_down() -> None:
+        # Stalled bodies end before granian's own deadline, leaving a moment to answer them.
+        grace = max(settings.shutdown_timeout - 1.0, settings.shutdown_timeout / 2)
+        body_deadline.stop_waiting_by(loop.time() + grace)
+        server.stop()  # type: ignore[no-untyped-call]  # granian leaves it unannotated
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, server.stop)
+        loop.add_signal_handler(signum, shut_down)
     # The worker is cancelled at the deadline; that ends the wait, and the requests it dropped with it.
     with contextlib.suppress(TimeoutError, asyncio.CancelledError):
         await server.serve()
@@ -101,6 +111,14 @@ class BodyDeadline:
     def __init__(self, app: ASGIApp, seconds: float) -> None:
         self.app = app
         self.seconds = seconds
+        self._cutoff: float | None = None  # loop time by which every wait ends: set at shutdown
+        self._waits: set[asyncio.Timeout] = set()
+
+    def stop_waiting_by(self, when: float) -> None:
+        """Shutting down: no wait for a body, current or future, lasts past `when` (loop time)."""
+        self._cutoff = when
+        for wait in self._waits:
+            wait.reschedule(min(wait.when() or when, when))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -115,8 +133,14 @@ class BodyDeadline:
             if body_complete or stalled:
                 return await receive()
             try:
-                async with asyncio.timeout(self.seconds):
-                    message = await receive()
+                async with asyncio.timeout(self.seconds) as wait:
+                    if self._cutoff is not None:
+                        wait.reschedule(min(wait.when() or self._cutoff, self._cutoff))
+                    self._waits.add(wait)
+                    try:
+                        message = await receive()
+                    finally:
+                        self._waits.discard(wait)
             except TimeoutError:
                 stalled = True
                 return {"type": "http.disconnect"}
