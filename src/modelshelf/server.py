@@ -48,7 +48,7 @@ GRANIAN_LOGGING: dict[str, Any] = {
     "disable_existing_loggers": False,
     "formatters": {},
     "handlers": {},
-    "loggers": {"_granian": {"propagate": True}, "granian.access": {"propagate": True}},
+    "loggers": {"_granian": {"propagate": True}, "granian.access": {"propagate": True, "level": "INFO"}},
 }
 
 
