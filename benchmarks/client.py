@@ -90,7 +90,7 @@ class Connection:
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
-    """uvloop when it is installed (it is: uvicorn[standard] brings it), else the stdlib loop."""
+    """uvloop when it is installed (it is: the server depends on it), else the stdlib loop."""
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a runtime dependency of the server

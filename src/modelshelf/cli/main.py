@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import logging
 import sys
 
 from sqlalchemy import Engine
@@ -126,8 +127,7 @@ def is_loopback(host: str) -> bool:
 
 
 def _serve(settings: Settings, *, migrate_first: bool, access_log: bool) -> int:
-    import uvicorn
-
+    from modelshelf import server
     from modelshelf.app import create_app
 
     try:
@@ -152,17 +152,14 @@ def _serve(settings: Settings, *, migrate_first: bool, access_log: bool) -> int:
             file=sys.stderr,
             flush=True,
         )
+    # LOGGING: the process's logging is configured here, before the app and the server start; replace
+    # these two lines with modelshelf.observability.logs.configure(settings) when it lands. The server's
+    # loggers propagate to the root handler; the root stays at WARNING so that libraries which log at
+    # INFO when enabled (SQLAlchemy's statements) stay quiet.
+    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("modelshelf").setLevel(settings.log_level.upper())
     app = create_app(settings, engine)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        log_level=settings.log_level,
-        access_log=access_log,
-    )
-    return 0
+    return server.run(app, settings, access_log=access_log)
 
 
 def _bootstrap(engine: Engine, settings: Settings) -> None:
