@@ -18,6 +18,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     log_level: str = "info"
+    log_format: str = "text"  # "text" | "json" (one object per line)
+    access_log: bool = True  # one INFO line per request
+    metrics_public: bool = False  # True: /metrics needs no token
     max_body_bytes: int = 4 * 1024 * 1024
     auth: bool = True  # off only through `serve --no-auth`, which insists on a loopback address
     # The bootstrap admin's token for an empty database (MODELSHELF_ADMIN_TOKEN); kept out of repr.
@@ -44,8 +47,23 @@ class Settings:
             values["port"] = int(v)
         if v := env.get(PREFIX + "LOG_LEVEL"):
             values["log_level"] = v.lower()
+        if v := env.get(PREFIX + "LOG_FORMAT"):
+            values["log_format"] = v.lower()
+        if v := env.get(PREFIX + "ACCESS_LOG"):
+            values["access_log"] = _flag(PREFIX + "ACCESS_LOG", v)
+        if v := env.get(PREFIX + "METRICS_PUBLIC"):
+            values["metrics_public"] = _flag(PREFIX + "METRICS_PUBLIC", v)
         if v := env.get(PREFIX + "MAX_BODY_BYTES"):
             values["max_body_bytes"] = int(v)
         if v := env.get(PREFIX + "ADMIN_TOKEN"):
             values["admin_token"] = v
         return replace(base, **values)  # type: ignore[arg-type]
+
+
+def _flag(name: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be 1 or 0 (true or false), not {value!r}")

@@ -11,10 +11,11 @@ from http import HTTPStatus
 
 import orjson
 from sqlalchemy.exc import OperationalError
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
 from modelshelf import errors
+from modelshelf.observability.metrics import count_database_error
 
 log = logging.getLogger("modelshelf.api")
 
@@ -50,6 +51,13 @@ async def handle_unexpected(request: Request, exc: Exception) -> Response:
     return error_response(500, "internal server error")
 
 
+async def handle_disconnect(_conn: HTTPConnection, _exc: Exception) -> None:
+    """A client that closed its connection before sending all of its body (Starlette's ClientDisconnect):
+    there is nobody to answer and nothing wrong with the server, so no response and no traceback. The
+    access log records the request, with status 499, even when the access log is off.
+    """
+
+
 def guarded(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
     """Answer domain errors, and a database that is down, in this face's format."""
 
@@ -64,6 +72,7 @@ def guarded(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Requ
             return error_response(status_of(exc), str(exc))
         except OperationalError as exc:
             log.warning("database unavailable: %s", exc.__class__.__name__)
+            count_database_error(request.scope, exc)
             return error_response(503, "the database is unavailable, try again later")
 
     return endpoint

@@ -1,17 +1,21 @@
-"""Health, readiness, the OpenAPI document and an offline Swagger UI."""
+"""Health, readiness, Prometheus metrics, the OpenAPI document and an offline Swagger UI."""
 
 from __future__ import annotations
 
+import anyio.to_thread
 import orjson
 from sqlalchemy import Engine
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
 from starlette.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
-from modelshelf.api.access import OpenMount, OpenRoute
+from modelshelf.api.access import PUBLIC, Access, Gate, Handler, OpenMount, OpenRoute, protect, requires
+from modelshelf.api.errors import guarded
 from modelshelf.api.openapi import document
+from modelshelf.auth.tokens import Scope
+from modelshelf.observability.metrics import CONTENT_TYPE, Metrics
 from modelshelf.store import migrate
 
 _DOCS_PAGE = """<!doctype html>
@@ -61,3 +65,23 @@ def routes(engine: Engine) -> list[BaseRoute]:
         OpenRoute("/docs/init.js", docs_init, methods=["GET"]),
         OpenMount("/docs/static", app=StaticFiles(directory=swagger_ui_path), name="swagger-ui"),
     ]
+
+
+class DecidedRoute(Route):
+    """A Starlette route that carries its access decision, for the route table."""
+
+    def __init__(self, path: str, endpoint: Handler, access: Access) -> None:
+        super().__init__(path, endpoint, methods=["GET"])
+        self.access = access
+
+
+def metrics_route(metrics: Metrics, gate: Gate, *, public: bool) -> BaseRoute:
+    """`/metrics` for Prometheus: a token with `metrics:read` (or `admin`), unless the operator opened it."""
+
+    async def scrape(_request: Request) -> Response:
+        # Rendering grows with the number of series (routes x methods x statuses): off the event loop.
+        body = await anyio.to_thread.run_sync(metrics.render)
+        return Response(body, media_type=CONTENT_TYPE)
+
+    access = PUBLIC if public else requires(Scope.METRICS_READ)
+    return DecidedRoute("/metrics", guarded(protect(scrape, access, gate)), access)

@@ -26,7 +26,20 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", help="address to bind (default 127.0.0.1, or MODELSHELF_HOST)")
     serve.add_argument("--port", type=int, help="port to bind (default 8080, or MODELSHELF_PORT)")
     serve.add_argument("--no-migrate", action="store_true", help="do not apply pending migrations first")
-    serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.add_argument(
+        "--access-log",
+        dest="access_log",
+        action="store_const",
+        const=True,
+        help="log one line per request (the default; or MODELSHELF_ACCESS_LOG=1)",
+    )
+    serve.add_argument(
+        "--no-access-log",
+        dest="access_log",
+        action="store_const",
+        const=False,
+        help="log no line per request (clients that disconnect are still logged)",
+    )
     serve.add_argument(
         "--no-auth",
         action="store_true",
@@ -60,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 return 2
             settings = replace(settings, auth=False)
-        return _serve(settings, migrate_first=not args.no_migrate, access_log=args.access_log)
+        if args.access_log is not None:
+            settings = replace(settings, access_log=args.access_log)
+        return _serve(settings, migrate_first=not args.no_migrate)
     engine = connect(settings.effective_database_url)
     try:
         if args.command != "db":
@@ -98,10 +113,13 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _serve(settings: Settings, *, migrate_first: bool, access_log: bool) -> int:
+def _serve(settings: Settings, *, migrate_first: bool) -> int:
     import uvicorn
 
     from modelshelf.app import create_app
+    from modelshelf.observability import logs
+
+    logs.configure(settings)
 
     engine = connect(settings.effective_database_url)
     if migrate_first:
@@ -129,7 +147,8 @@ def _serve(settings: Settings, *, migrate_first: bool, access_log: bool) -> int:
         loop="uvloop",
         http="httptools",
         log_level=settings.log_level,
-        access_log=access_log,
+        log_config=None,  # ours, set by logs.configure
+        access_log=False,  # the app writes its own, with request ids and secrets redacted
     )
     return 0
 
