@@ -485,7 +485,11 @@ def test_demoted_admin_token_keeps_the_scope_name_but_loses_the_grant(client: Te
 @pytest.mark.parametrize(
     ("scopes", "fragment"),
     [
-        ([], "a token needs at least one scope: models:read, models:write, projects:create, metrics:read, "),
+        (
+            [],
+            "a token needs at least one scope: "
+            + "models:read, models:write, projects:create, metrics:read, admin",
+        ),
         (["models:delete"], "unknown scope 'models:delete': known scopes are"),
         (["models:read", "MODELS:WRITE"], "unknown scope 'MODELS:WRITE'"),
         (5, "scopes must be a list of scope names"),

@@ -30,6 +30,8 @@ from modelshelf.observability import logs
 from modelshelf.observability.requests import REDACTED, redact_query
 from modelshelf.services import accounts
 from modelshelf.settings import Settings
+from modelshelf.store import migrate
+from modelshelf.store.engine import connect
 from modelshelf.store.session import Database
 from tests.fixtures.serve import Server, serving
 
@@ -40,6 +42,7 @@ TEXT_LINE = re.compile(
 )
 GENERATED_ID = re.compile(r"[0-9a-f]{16}")
 WAIT_S = 5.0
+LOCAL = "http://127.0.0.1:8080"  # what an app without authentication answers
 
 
 @dataclass
@@ -387,14 +390,20 @@ def test_gauge_sources_are_read_at_scrape_time(client: TestClient) -> None:
     assert "modelshelf_broken" not in exposition  # skipped (and logged), the rest still served
 
 
-def test_database_errors_are_counted(client: TestClient, engine: Engine, backend: str) -> None:
-    if backend != "sqlite":
-        pytest.skip("one backend is enough to see the counter move; dropping a table is the SQLite way")
-    with engine.begin() as conn:
-        conn.execute(text("DROP TABLE registered_model"))
-    failed = client.get(MODELS)
-    assert failed.status_code == 503, failed.text
-    exposition = client.get("/metrics").text
+def test_database_errors_are_counted(tmp_path: Path) -> None:
+    """A statement the database refuses (its table is gone) is a 503 and one count with the driver's class."""
+    url = f"sqlite:///{tmp_path / 'modelshelf.db'}"
+    engine = connect(url)
+    migrate.upgrade(engine)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DROP TABLE registered_model"))
+        with TestClient(create_app(Settings(database_url=url, auth=False), engine), base_url=LOCAL) as local:
+            failed = local.get(MODELS)
+            assert failed.status_code == 503, failed.text
+            exposition = local.get("/metrics").text
+    finally:
+        engine.dispose()
     assert sample(exposition, "modelshelf_database_errors_total", reason="OperationalError") == 1
 
 
