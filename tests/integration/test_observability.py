@@ -33,7 +33,7 @@ from modelshelf.settings import Settings
 from modelshelf.store import migrate
 from modelshelf.store.engine import connect
 from modelshelf.store.session import Database
-from tests.fixtures.serve import Server, serving
+from tests.fixtures.serve import Server, request, serving
 
 MODELS = "/api/model_registry/v1/registered_models"
 TEXT_LINE = re.compile(
@@ -315,6 +315,52 @@ def tokens_for(engine: Engine, *scopes: str) -> list[str]:
     with Database(engine).write() as conn:
         accounts.create_user(conn, "ops", admin=False, actor=CLI)
         return [accounts.create_token(conn, "ops", scope, [scope], actor=CLI)[1] for scope in scopes]
+
+
+def test_a_served_metrics_page(text_server: Running) -> None:
+    """The real server: a token with the scope reads the counts of the requests just made, by template."""
+    server, admin = text_server.server, text_server.admin
+
+    def admin_post(path: str, body: object) -> dict[str, str]:
+        status, raw = request(server.base_url + path, f"Bearer {admin}", "POST", body)
+        assert status == 201, raw
+        return dict(json.loads(raw))
+
+    admin_post("/api/admin/v1/users", {"name": "prometheus"})
+    tokens = {
+        scope: admin_post("/api/admin/v1/tokens", {"user": "prometheus", "name": scope, "scopes": [scope]})[
+            "token"
+        ]
+        for scope in ("metrics:read", "models:read")
+    }
+    assert fetch(server, "/metrics").status == 401
+    assert fetch(server, "/metrics", {"Authorization": f"Bearer {tokens['models:read']}"}).status == 403
+    scraper = {"Authorization": f"Bearer {tokens['metrics:read']}"}
+
+    def count(route: str, status: str) -> float:
+        answer = fetch(server, "/metrics", scraper)
+        assert answer.status == 200
+        return (
+            sample(
+                answer.body.decode(),
+                "modelshelf_http_requests_total",
+                route=route,
+                method="GET",
+                status=status,
+            )
+            or 0
+        )
+
+    template = f"{MODELS}/{{model_id}}"
+    before = count(template, "404"), count("unmatched", "404")
+    for model_id in ("1001", "1002", "1003"):
+        assert fetch(server, f"{MODELS}/{model_id}", {"Authorization": f"Bearer {admin}"}).status == 404
+    assert fetch(server, "/no/such/path").status == 404
+    assert (count(template, "404"), count("unmatched", "404")) == (before[0] + 3, before[1] + 1)
+    exposition = fetch(server, "/metrics", scraper).body.decode()
+    assert "1001" not in exposition
+    assert sample(exposition, "modelshelf_database_pool_checked_out") is not None
+    assert sample(exposition, "modelshelf_http_requests_in_flight") == 1
 
 
 def test_metrics_need_the_metrics_or_admin_scope(

@@ -50,8 +50,7 @@ class Metrics:
         self.in_flight = 0  # kept by RequestObserver; read at scrape time
         self._sources: dict[str, tuple[str, Callable[[], float]]] = {}
         # labels() validates and locks on every call; the children it returns are kept here instead.
-        self._counted: dict[tuple[str, str, int], Any] = {}
-        self._timed: dict[tuple[str, str], Any] = {}
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.registry.register(_ScrapeTimeGauges(self))
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
@@ -59,14 +58,14 @@ class Metrics:
         if method not in METHODS:
             method = "other"  # a server that accepts any token as a method must not grow a series per token
         key = (route, method, status)
-        counted = self._counted.get(key)
-        if counted is None:
-            counted = self._counted[key] = self.requests.labels(route, method, str(status))
-        counted.inc()
-        timed = self._timed.get(key[:2])
-        if timed is None:
-            timed = self._timed[key[:2]] = self.latency.labels(route, method)
-        timed.observe(seconds)
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = (
+                self.requests.labels(route, method, str(status)),
+                self.latency.labels(route, method),
+            )
+        series[0].inc()
+        series[1].observe(seconds)
 
     def register_gauge_source(self, name: str, help_text: str, read: Callable[[], float]) -> None:
         """A gauge whose value `read()` gives when Prometheus scrapes (a thread pool's busy threads, ...).
