@@ -56,7 +56,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
     app.state.engine = engine
     app.state.database = database
     app.state.settings = settings
-    app.state.metrics = metrics  # the integrator's gauge sources: app.state.metrics.register_gauge_source
+    app.state.metrics = metrics  # where other parts register gauges (metrics.register_gauge_source)
     return app
 
 
