@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp
 
 from modelshelf.api import admin, kubeflow, system
 from modelshelf.api.access import Gate, LoopbackOnly
-from modelshelf.api.errors import handle_http, handle_unexpected
+from modelshelf.api.errors import handle_disconnect, handle_http, handle_unexpected
 from modelshelf.api.router import PrefixRouter
+from modelshelf.observability.metrics import Metrics
+from modelshelf.observability.requests import RequestObserver
 from modelshelf.settings import Settings
 from modelshelf.store.engine import connect
 from modelshelf.store.session import Database
@@ -32,12 +37,33 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
         finally:
             database.dispose()
 
-    app = Starlette(exception_handlers={Exception: handle_unexpected, HTTPException: handle_http})
+    metrics = Metrics()
+    metrics.watch_pool(engine)
+    metrics.register_gauge_source(
+        "modelshelf_database_threads_busy",
+        "Worker threads running a database call",
+        lambda: database.pool.running,
+    )
+    metrics.register_gauge_source(
+        "modelshelf_database_threads_queued",
+        "Database calls waiting for a worker thread",
+        lambda: database.pool.queued,
+    )
+    app = _Observed(
+        metrics=metrics,
+        access_log=settings.access_log,
+        exception_handlers={
+            Exception: handle_unexpected,
+            HTTPException: handle_http,
+            ClientDisconnect: handle_disconnect,
+        },
+    )
     app.router = PrefixRouter(
         [
             *kubeflow.mounts(database, settings.max_body_bytes, gate, timeout),
             *admin.mounts(database, settings.max_body_bytes, gate, timeout),
             *system.routes(database, min(system.READY_TIMEOUT_S, timeout)),
+            system.metrics_route(metrics, gate, public=settings.metrics_public, timeout=timeout),
         ],
         lifespan=lifespan,
     )
@@ -46,4 +72,19 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
     app.state.engine = engine
     app.state.database = database
     app.state.settings = settings
+    app.state.metrics = metrics  # where other parts register gauges (metrics.register_gauge_source)
     return app
+
+
+class _Observed(Starlette):
+    """Starlette with the RequestObserver outside its error middleware, so that the 500 the error
+    middleware sends carries the request id, and the error logged for it has the id too."""
+
+    def __init__(self, *, metrics: Metrics, access_log: bool, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._metrics = metrics
+        self._access_log = access_log
+
+    def build_middleware_stack(self) -> ASGIApp:
+        inner = super().build_middleware_stack()
+        return RequestObserver(inner, metrics=self._metrics, access_log=self._access_log)

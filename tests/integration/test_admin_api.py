@@ -420,7 +420,7 @@ def test_token_list_filters_by_user_and_never_shows_secrets(client: TestClient, 
 def test_bootstrap_token_holds_every_scope(client: TestClient) -> None:
     (bootstrap,) = ok(client.get(f"{ADMIN}/tokens", params={"user": "admin"}))["items"]
     assert bootstrap["name"] == "bootstrap" and bootstrap["id"] == "1"
-    assert bootstrap["scopes"] == ["admin", "models:read", "models:write", "projects:create"]
+    assert bootstrap["scopes"] == ["admin", "metrics:read", "models:read", "models:write", "projects:create"]
     assert bootstrap["expiresAt"] is None and bootstrap["revokedAt"] is None
 
 
@@ -485,7 +485,11 @@ def test_demoted_admin_token_keeps_the_scope_name_but_loses_the_grant(client: Te
 @pytest.mark.parametrize(
     ("scopes", "fragment"),
     [
-        ([], "a token needs at least one scope: models:read, models:write, projects:create, admin"),
+        (
+            [],
+            "a token needs at least one scope: "
+            + "models:read, models:write, projects:create, metrics:read, admin",
+        ),
         (["models:delete"], "unknown scope 'models:delete': known scopes are"),
         (["models:read", "MODELS:WRITE"], "unknown scope 'MODELS:WRITE'"),
         (5, "scopes must be a list of scope names"),

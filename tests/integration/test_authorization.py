@@ -51,6 +51,7 @@ FACES: dict[str, Callable[[Any, int], bool]] = {
     "/api/model_registry/v1/": _kubeflow_error,
     "/api/model_registry/v1alpha3/": _kubeflow_error,
     "/api/admin/v1/": _kubeflow_error,
+    "/metrics": _kubeflow_error,  # answers refusals as the admin API does
 }
 
 
@@ -80,12 +81,13 @@ def test_every_route_has_an_access_decision() -> None:
 
 
 def test_the_route_table_is_complete() -> None:
-    """The walk sees every face: 40 Kubeflow operations twice, the admin API, the open system routes."""
+    """The walk sees every face: 40 Kubeflow operations twice, the admin API, metrics, the open routes."""
     by_prefix = {prefix: sum(r.path.startswith(prefix) for r in ROUTES) for prefix in FACES}
     assert by_prefix == {
         "/api/model_registry/v1/": 40,
         "/api/model_registry/v1alpha3/": 40,
         "/api/admin/v1/": 15,
+        "/metrics": 1,
     }
     assert sorted(r.path for r in OPEN) == [
         "/docs",
@@ -119,6 +121,8 @@ def test_kubeflow_reads_need_read_and_writes_need_write() -> None:
             assert route.access == Access(wanted), _id(route)
         elif route.path.startswith("/api/admin/"):
             assert route.access == Access(Scope.ADMIN), _id(route)
+        elif route.path == "/metrics":
+            assert route.access == Access(Scope.METRICS_READ), _id(route)
         else:
             assert route.access == PUBLIC, _id(route)
 

@@ -507,7 +507,7 @@ def test_token_create_refusals(cli: Cli, engine: Engine) -> None:
         return cli("token", "create", *args)
 
     err = failed(create("alice", "--name", "x", "--scope", "models:delete"), "unknown scope 'models:delete'")
-    assert "models:read, models:write, projects:create, admin" in err
+    assert "models:read, models:write, projects:create, metrics:read, admin" in err
     failed(
         create("alice", "--name", "x", "--scope", "models:read", "--scope", "nope"), "unknown scope 'nope'"
     )

@@ -18,10 +18,11 @@ from http import HTTPStatus
 import orjson
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, HTTPConnection, Request
 from starlette.responses import Response
 
 from modelshelf import blocking, errors
+from modelshelf.observability.metrics import count_database_error
 
 log = logging.getLogger("modelshelf.api")
 
@@ -74,13 +75,18 @@ class Face:
             except errors.RegistryError as exc:
                 if isinstance(exc, errors.Unavailable):
                     log.warning("%s %s: %s", request.method, request.url.path, _cause(exc))
+                    if exc.__cause__ is not None:
+                        count_database_error(request.scope, exc.__cause__)
                 return self.error(self.status_of(exc), str(exc))
             except TimeoutError:
                 log.warning("%s %s: over its %g s deadline", request.method, request.url.path, timeout)
                 return self.error(503, blocking.LATE)
             except OperationalError as exc:
                 log.warning("%s %s: database unavailable: %s", request.method, request.url.path, _cause(exc))
+                count_database_error(request.scope, exc)
                 return self.error(503, UNAVAILABLE)
+            except ClientDisconnect:
+                raise  # nobody to answer: the app's handle_disconnect notes it
             except Exception:
                 log.exception("unexpected error on %s %s", request.method, request.url.path)
                 return self.error(500, "internal server error")
@@ -127,3 +133,10 @@ async def handle_http(request: Request, exc: Exception) -> Response:
         response = face.error(exc.status_code, exc.detail)
     response.headers.update(exc.headers or {})
     return response
+
+
+async def handle_disconnect(_conn: HTTPConnection, _exc: Exception) -> None:
+    """A client that closed its connection before sending all of its body (Starlette's ClientDisconnect):
+    there is nobody to answer and nothing wrong with the server, so no response and no traceback. The
+    access log records the request, with status 499, even when the access log is off.
+    """

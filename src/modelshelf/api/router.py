@@ -42,6 +42,8 @@ class SegmentRouter:
         self._index: dict[tuple[int, str], list[tuple[Template, dict[str, Handler]]]] = defaultdict(list)
         for template, handlers in by_template.items():
             self._index[(len(template), template[0])].append((template, handlers))
+        # Each template's handler dict lives as long as the router, so its id names the template.
+        self._paths = {id(handlers): "/" + "/".join(template) for template, handlers in by_template.items()}
 
     def table(self) -> list[tuple[str, str, object]]:
         """(method, path template, access decision) of every route."""
@@ -70,9 +72,11 @@ class SegmentRouter:
             self.match(scope["path"][len(scope.get("root_path", "")) :]) if scope["type"] == "http" else None
         )
         if found is None:
+            scope["route_template"] = None  # for metrics: no operation, whatever the Mount around it says
             response = self.face.error(404, f"no operation at {shown(scope['path'])}")
         else:
             handlers, params = found
+            scope["route_template"] = scope.get("root_path", "") + self._paths[id(handlers)]  # for metrics
             method = scope["method"]
             handler = handlers.get("GET" if method == "HEAD" else method)
             if handler is None:

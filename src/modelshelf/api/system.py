@@ -1,18 +1,22 @@
-"""Health, readiness, the OpenAPI document and an offline Swagger UI."""
+"""Health, readiness, Prometheus metrics, the OpenAPI document and an offline Swagger UI."""
 
 from __future__ import annotations
 
+import anyio.to_thread
 import orjson
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
 from starlette.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 from modelshelf import blocking
-from modelshelf.api.access import OpenMount, OpenRoute
+from modelshelf.api.access import PUBLIC, Access, Gate, Handler, OpenMount, OpenRoute, protect, requires
+from modelshelf.api.errors import PLAIN
 from modelshelf.api.openapi import document
+from modelshelf.auth.tokens import Scope
 from modelshelf.errors import DeadlineExceeded
+from modelshelf.observability.metrics import CONTENT_TYPE, Metrics
 from modelshelf.store import migrate
 from modelshelf.store.session import Database
 
@@ -71,3 +75,23 @@ def routes(database: Database, ready_timeout: float = READY_TIMEOUT_S) -> list[B
         OpenRoute("/docs/init.js", docs_init, methods=["GET"]),
         OpenMount("/docs/static", app=StaticFiles(directory=swagger_ui_path), name="swagger-ui"),
     ]
+
+
+class DecidedRoute(Route):
+    """A Starlette route that carries its access decision, for the route table."""
+
+    def __init__(self, path: str, endpoint: Handler, access: Access) -> None:
+        super().__init__(path, endpoint, methods=["GET"])
+        self.access = access
+
+
+def metrics_route(metrics: Metrics, gate: Gate, *, public: bool, timeout: float) -> BaseRoute:
+    """`/metrics` for Prometheus: a token with `metrics:read` (or `admin`), unless the operator opened it."""
+
+    async def scrape(_request: Request) -> Response:
+        # Rendering grows with the number of series (routes x methods x statuses): off the event loop.
+        body = await anyio.to_thread.run_sync(metrics.render)  # not the database's pool: it must answer
+        return Response(body, media_type=CONTENT_TYPE)
+
+    access = PUBLIC if public else requires(Scope.METRICS_READ)
+    return DecidedRoute("/metrics", PLAIN.guard(protect(scrape, access, gate), timeout=timeout), access)

@@ -12,6 +12,7 @@ IMPLIED: dict[Scope, frozenset[Scope]] = {
     Scope.MODELS_READ: frozenset(),
     Scope.MODELS_WRITE: frozenset({Scope.MODELS_READ}),
     Scope.PROJECTS_CREATE: frozenset(),
+    Scope.METRICS_READ: frozenset(),
     Scope.ADMIN: frozenset(Scope),
 }
 

@@ -19,6 +19,7 @@ class Scope(enum.StrEnum):
     MODELS_READ = "models:read"
     MODELS_WRITE = "models:write"
     PROJECTS_CREATE = "projects:create"
+    METRICS_READ = "metrics:read"
     ADMIN = "admin"
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import logging
 import sys
 
 from sqlalchemy import Engine
@@ -28,7 +27,20 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", help="address to bind (default 127.0.0.1, or MODELSHELF_HOST)")
     serve.add_argument("--port", type=int, help="port to bind (default 8080, or MODELSHELF_PORT)")
     serve.add_argument("--no-migrate", action="store_true", help="do not apply pending migrations first")
-    serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.add_argument(
+        "--access-log",
+        dest="access_log",
+        action="store_const",
+        const=True,
+        help="log one line per request (the default; or MODELSHELF_ACCESS_LOG=1)",
+    )
+    serve.add_argument(
+        "--no-access-log",
+        dest="access_log",
+        action="store_const",
+        const=False,
+        help="log no line per request (clients that disconnect are still logged)",
+    )
     serve.add_argument(
         "--no-auth",
         action="store_true",
@@ -62,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 return 2
             settings = settings.with_changes(auth=False)
-        return _serve(settings, migrate_first=not args.no_migrate, access_log=args.access_log)
+        if args.access_log is not None:
+            settings = settings.with_changes(access_log=args.access_log)
+        return _serve(settings, migrate_first=not args.no_migrate)
     engine: Engine | None = None
     try:
         engine = connect(settings.effective_database_url)
@@ -126,9 +140,12 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _serve(settings: Settings, *, migrate_first: bool, access_log: bool) -> int:
+def _serve(settings: Settings, *, migrate_first: bool) -> int:
     from modelshelf import server
     from modelshelf.app import create_app
+    from modelshelf.observability import logs
+
+    logs.configure(settings)
 
     try:
         engine = connect(settings.effective_database_url, statement_timeout=settings.request_timeout)
@@ -152,14 +169,8 @@ def _serve(settings: Settings, *, migrate_first: bool, access_log: bool) -> int:
             file=sys.stderr,
             flush=True,
         )
-    # LOGGING: the process's logging is configured here, before the app and the server start; replace
-    # these two lines with modelshelf.observability.logs.configure(settings) when it lands. The server's
-    # loggers propagate to the root handler; the root stays at WARNING so that libraries which log at
-    # INFO when enabled (SQLAlchemy's statements) stay quiet.
-    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("modelshelf").setLevel(settings.log_level.upper())
     app = create_app(settings, engine)
-    return server.run(app, settings, access_log=access_log)
+    return server.run(app, settings)
 
 
 def _bootstrap(engine: Engine, settings: Settings) -> None:
