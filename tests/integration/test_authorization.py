@@ -46,12 +46,16 @@ def _kubeflow_error(body: Any, status: int) -> bool:
     return isinstance(body, dict) and body.get("code") == phrase and isinstance(body.get("message"), str)
 
 
+def _detail_error(body: Any, _status: int) -> bool:
+    return isinstance(body, dict) and list(body) == ["detail"] and isinstance(body["detail"], str)
+
+
 # Each face and the error body it answers in. A new face must say here how its refusals look.
 FACES: dict[str, Callable[[Any, int], bool]] = {
     "/api/model_registry/v1/": _kubeflow_error,
     "/api/model_registry/v1alpha3/": _kubeflow_error,
     "/api/admin/v1/": _kubeflow_error,
-    "/metrics": _kubeflow_error,  # answers refusals as the admin API does
+    "/metrics": _detail_error,  # outside the API faces: {"detail": ...}
 }
 
 

@@ -25,7 +25,7 @@ REQUEST_ID: ContextVar[str | None] = ContextVar("modelshelf_request_id", default
 FIELDS = "modelshelf_fields"
 
 # The HTTP server's loggers: they lose their own handlers and reach ours through the root logger.
-SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi", "hypercorn", "granian")
+SERVER_LOGGERS = ("_granian", "granian", "granian.access")
 
 TRACE = 5  # uvicorn's level below DEBUG
 
