@@ -46,6 +46,11 @@ def _kubeflow_error(body: Any, status: int) -> bool:
     return isinstance(body, dict) and body.get("code") == phrase and isinstance(body.get("message"), str)
 
 
+def _message(body: dict[str, str]) -> str:
+    """The text of an error, in whichever face's format."""
+    return body["message"] if "message" in body else body["detail"]
+
+
 def _detail_error(body: Any, _status: int) -> bool:
     return isinstance(body, dict) and list(body) == ["detail"] and isinstance(body["detail"], str)
 
@@ -200,13 +205,13 @@ def test_protected_route(anonymous: TestClient, credentials: Credentials, route:
         assert response.status_code == 401, (case, response.text)
         assert is_face_error(response.json(), 401), (case, response.text)
         assert response.headers["www-authenticate"].startswith("Bearer")
-    invalid = {_call(anonymous, route, refusals[c]).json()["message"] for c in list(refusals)[5:]}
+    invalid = {_message(_call(anonymous, route, refusals[c]).json()) for c in list(refusals)[5:]}
     assert len(invalid) == 1, f"every bad token must get the same message: {invalid}"
 
     response = _call(anonymous, route, f"Bearer {credentials.lacking[scope]}")
     assert response.status_code == 403, response.text
     assert is_face_error(response.json(), 403), response.text
-    assert scope.value in response.json()["message"]
+    assert scope.value in _message(response.json())
 
     for scheme in ("Bearer", "token", "bearer"):
         response = _call(anonymous, route, f"{scheme} {credentials.exact[scope]}")

@@ -58,6 +58,7 @@ def test_defaults_are_the_documented_ones_and_construction_reads_no_environment(
         "keep_alive_timeout": 5.0,
         "body_timeout": 30.0,
         "shutdown_timeout": 30.0,
+        "migration_lock_timeout": 60.0,
     }
     assert Settings().model_dump() == expected
     assert Settings().admin_token is None
@@ -110,6 +111,7 @@ def test_every_field_but_auth_is_read_from_its_variable(tmp_path: Path) -> None:
         "MODELSHELF_KEEP_ALIVE_TIMEOUT": "1m",
         "MODELSHELF_BODY_TIMEOUT": "7",
         "MODELSHELF_SHUTDOWN_TIMEOUT": "0",
+        "MODELSHELF_MIGRATION_LOCK_TIMEOUT": "90s",
     }
     settings = load_settings(environ)
     assert settings.model_dump() == {
@@ -131,6 +133,7 @@ def test_every_field_but_auth_is_read_from_its_variable(tmp_path: Path) -> None:
         "keep_alive_timeout": 60.0,
         "body_timeout": 7.0,
         "shutdown_timeout": 0.0,
+        "migration_lock_timeout": 90.0,
     }
     assert settings.admin_token == TOKEN
     assert set(Settings.model_fields) - {"auth"} == {
