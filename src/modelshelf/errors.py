@@ -1,4 +1,5 @@
-"""Domain errors. Services raise these; each HTTP face maps them to its own status and body in one place."""
+"""Domain errors. Services raise these; each HTTP face maps them to its own status and body in one place
+(api.errors.Face), so what follows says what each error means, never how a face answers it."""
 
 from __future__ import annotations
 
@@ -8,39 +9,39 @@ class RegistryError(Exception):
 
 
 class InvalidArgument(RegistryError):
-    """The request is malformed or asks for something impossible (400)."""
+    """The request is malformed or asks for something impossible."""
 
 
 class MissingField(InvalidArgument):
-    """A required field is absent or empty (422 on the Kubeflow face)."""
+    """A required field is absent or empty: an invalid argument that a face may tell apart."""
 
 
 class PayloadTooLarge(InvalidArgument):
-    """The request body is larger than the server accepts (413)."""
+    """The request body is larger than the server accepts."""
 
 
 class NotFound(RegistryError):
-    """The addressed entity does not exist, or a find matched zero or several (404)."""
+    """The addressed entity does not exist, or a find matched zero or several."""
 
 
 class Conflict(RegistryError):
-    """A uniqueness rule would be broken (409)."""
+    """A uniqueness rule would be broken."""
 
 
 class Unauthenticated(RegistryError):
-    """No valid credentials (401)."""
+    """No valid credentials."""
 
 
 class Forbidden(RegistryError):
-    """Valid credentials without the needed permission (403)."""
+    """Valid credentials without the needed permission."""
 
 
 class Unavailable(RegistryError):
-    """A dependency such as the database cannot be reached (503)."""
+    """A dependency such as the database cannot be reached; trying again later may succeed."""
 
 
 class DeadlineExceeded(Unavailable):
-    """The request ran out of time: a lock held elsewhere, a slow or frozen database, a busy server (503)."""
+    """The request ran out of time: a lock held elsewhere, a slow or frozen database, a busy server."""
 
 
 def shown(value: object, limit: int = 80) -> str:

@@ -61,8 +61,8 @@ def test_a_user_and_a_team_cannot_take_one_name_at_once(engine: Engine, first_ki
         assert isinstance(error, Conflict), error
         assert str(error) == f"a {first_kind} named 'shared' already exists"
         with first.read() as conn:
-            names = [row["name"] for row in accounts.list_users(conn)]
-            teams = [team.row["name"] for team in accounts.list_teams(conn)]
+            names = [row.name for row in accounts.list_users(conn)]
+            teams = [team.row.name for team in accounts.list_teams(conn)]
         assert (names.count("shared"), teams.count("shared")) == ((1, 0) if first_kind == "user" else (0, 1))
     finally:
         first.dispose()

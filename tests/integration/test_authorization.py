@@ -161,7 +161,7 @@ def credentials(engine: Engine) -> Credentials:
 
         def token(user: str, name: str, scopes: list[str]) -> tuple[int, str]:
             row, secret = accounts.create_token(conn, user, name, scopes, actor=CLI)
-            return int(row["id"]), secret
+            return row.id, secret
 
         every = [s.value for s in Scope if s is not Scope.ADMIN]
         expired_id, expired = token("member", "expired", every)
@@ -268,7 +268,7 @@ def test_no_auth_serves_local_requests_without_a_token(no_auth: TestClient, engi
     assert no_auth.get("/api/model_registry/v1/registered_models").json()["items"] == [created.json()]
     with Database(engine).read() as conn:
         [event] = audit.events(conn, audit.AuditQuery(entity_type="registered_model")).events
-    assert (event["principal"], event["via"], event["action"]) == (None, "no-auth", "create")
+    assert (event.principal, event.via, event.action) == (None, "no-auth", "create")
 
 
 @pytest.mark.parametrize(

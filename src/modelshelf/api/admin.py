@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount
@@ -21,10 +19,13 @@ from modelshelf.api.errors import Face, code_message
 from modelshelf.api.http import JSON, read_json
 from modelshelf.api.router import SegmentRouter
 from modelshelf.auth.tokens import Scope
+from modelshelf.domain.entities import INT32_MAX
 from modelshelf.errors import InvalidArgument, shown
 from modelshelf.services import accounts, audit
 from modelshelf.services.accounts import Team
-from modelshelf.store.repository import Row
+from modelshelf.services.clock import iso
+from modelshelf.store.accounts import TokenRow, UserRow
+from modelshelf.store.audit import AuditEventRow
 from modelshelf.store.session import Database, Session
 
 PREFIX = "/api/admin/v1"
@@ -32,56 +33,66 @@ _DIGITS = re.compile(r"[0-9]{1,10}")  # ASCII only: str.isdigit() also takes '²
 ADMIN = requires(Scope.ADMIN)
 
 
-def iso(ms: int | None) -> str | None:
-    if ms is None:
-        return None
-    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def user_json(row: Row) -> dict[str, Any]:
+def user_json(row: UserRow) -> dict[str, Any]:
     return {
-        "name": row["name"],
-        "admin": bool(row["is_admin"]),
-        "disabled": bool(row["disabled"]),
-        "createdAt": iso(row["create_time"]),
+        "name": row.name,
+        "admin": bool(row.is_admin),
+        "disabled": bool(row.disabled),
+        "createdAt": iso(row.create_time),
     }
 
 
 def team_json(team: Team) -> dict[str, Any]:
     return {
-        "name": team.row["name"],
-        "disabled": bool(team.row["disabled"]),
-        "createdAt": iso(team.row["create_time"]),
-        "members": [{"user": m["name"], "role": m["role"]} for m in team.members],
+        "name": team.row.name,
+        "disabled": bool(team.row.disabled),
+        "createdAt": iso(team.row.create_time),
+        "members": [{"user": m.name, "role": m.role} for m in team.members],
     }
 
 
-def token_json(row: Row) -> dict[str, Any]:
+def token_json(row: TokenRow) -> dict[str, Any]:
     return {
-        "id": str(row["id"]),
-        "user": row["user_name"],
-        "name": row["name"],
-        "prefix": row["display_prefix"],
-        "scopes": row["scopes"].split(),
-        "createdAt": iso(row["create_time"]),
-        "expiresAt": iso(row["expire_time"]),
-        "lastUsedAt": iso(row["last_used_time"]),
-        "revokedAt": iso(row["revoke_time"]),
+        "id": str(row.id),
+        "user": row.user_name,
+        "name": row.name,
+        "prefix": row.display_prefix,
+        "scopes": row.scopes.split(),
+        "createdAt": iso(row.create_time),
+        "expiresAt": iso(row.expire_time),
+        "lastUsedAt": iso(row.last_used_time),
+        "revokedAt": iso(row.revoke_time),
     }
 
 
-def event_json(row: Row) -> dict[str, Any]:
+def event_json(row: AuditEventRow) -> dict[str, Any]:
     return {
-        "id": str(row["id"]),
-        "time": iso(row["time"]),
-        "principal": row["principal"],
-        "via": row["via"],
-        "tokenId": None if row["token_id"] is None else str(row["token_id"]),
-        "action": row["action"],
-        "entityType": row["entity_type"],
-        "entityId": row["entity_id"],
-        "detail": None if row["detail"] is None else orjson.loads(row["detail"]),
+        "id": str(row.id),
+        "time": iso(row.time),
+        "principal": row.principal,
+        "via": row.via,
+        "tokenId": None if row.token_id is None else str(row.token_id),
+        "action": row.action,
+        "entityType": row.entity_type,
+        "entityId": row.entity_id,
+        "detail": row.detail,
     }
+
+
+def _audit_page_size(text: str) -> int:
+    if not _DIGITS.fullmatch(text) or not 1 <= int(text) <= audit.MAX_PAGE:
+        raise InvalidArgument(f"the page size must be between 1 and {audit.MAX_PAGE}")
+    return int(text)
+
+
+def _audit_before(token: str) -> int | None:
+    """The audit trail's page token is the id of the oldest event already seen, in decimal."""
+    if not token:
+        return None
+    if not _DIGITS.fullmatch(token):
+        raise InvalidArgument("invalid nextPageToken")
+    before = int(token)
+    return None if before > INT32_MAX else before  # older than an id past every id: everything
 
 
 def _object(body: object, allowed: set[str]) -> dict[str, Any]:
@@ -268,23 +279,19 @@ class AdminAPI:
     async def list_audit(self, request: Request) -> Response:
         q = request.query_params
         entity_type, entity_id = audit.parse_entity(q["entity"]) if q.get("entity") else (None, None)
-        page_size = q.get("pageSize", str(audit.DEFAULT_PAGE))
-        if not _DIGITS.fullmatch(page_size) or len(page_size) > 6:
-            raise InvalidArgument(f"the page size must be between 1 and {audit.MAX_PAGE}")
         query = audit.AuditQuery(
             principal=q.get("principal"),
             via=q.get("via"),
             entity_type=entity_type,
             entity_id=entity_id,
-            page_size=int(page_size),
-            page_token=q.get("nextPageToken", ""),
+            page_size=_audit_page_size(q.get("pageSize", str(audit.DEFAULT_PAGE))),
+            before=_audit_before(q.get("nextPageToken", "")),
         )
 
         def work(conn: Session) -> Response:
             page = audit.events(conn, query)
-            return JSON(
-                {"items": [event_json(r) for r in page.events], "nextPageToken": page.next_page_token}
-            )
+            token = "" if page.next_before is None else str(page.next_before)
+            return JSON({"items": [event_json(r) for r in page.events], "nextPageToken": token})
 
         return await self.database.reading(work)
 

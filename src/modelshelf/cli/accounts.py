@@ -12,10 +12,11 @@ import io
 import sys
 from collections.abc import Callable, Sequence
 
-from modelshelf.api.admin import event_json, iso, team_json, token_json, user_json
 from modelshelf.auth.principal import CLI
 from modelshelf.auth.tokens import Scope
 from modelshelf.services import accounts, audit
+from modelshelf.services.clock import iso
+from modelshelf.store.accounts import TokenRow, UserRow
 from modelshelf.store.session import Database, Session
 
 Command = Callable[[Session, argparse.Namespace], None]
@@ -128,10 +129,10 @@ def _user_change(*, disabled: bool | None = None, admin: bool | None = None) -> 
     return change
 
 
-def _print_users(rows: Sequence[dict[str, object]]) -> None:
+def _print_users(rows: Sequence[UserRow]) -> None:
     _table(
         ["NAME", "ADMIN", "DISABLED", "CREATED"],
-        [[u["name"], _yes(u["admin"]), _yes(u["disabled"]), u["createdAt"]] for u in map(user_json, rows)],
+        [[u.name, _yes(u.is_admin), _yes(u.disabled), iso(u.create_time)] for u in rows],
     )
 
 
@@ -139,10 +140,10 @@ def _print_users(rows: Sequence[dict[str, object]]) -> None:
 
 
 def _team_list(conn: Session, _args: argparse.Namespace) -> None:
-    rows = []
-    for team in map(team_json, accounts.list_teams(conn)):
-        members = ", ".join(f"{m['user']} ({m['role']})" for m in team["members"]) or "-"
-        rows.append([team["name"], _yes(team["disabled"]), team["createdAt"], members])
+    rows: list[list[object]] = []
+    for team in accounts.list_teams(conn):
+        members = ", ".join(f"{m.name} ({m.role})" for m in team.members) or "-"
+        rows.append([team.row.name, _yes(team.row.disabled), iso(team.row.create_time), members])
     _table(["NAME", "DISABLED", "CREATED", "MEMBERS"], rows)
 
 
@@ -154,9 +155,9 @@ def _team_change(disabled: bool) -> Command:
 
 
 def _print_team(team: accounts.Team) -> None:
-    shown = team_json(team)
-    print(f"team {shown['name']}{' (disabled)' if shown['disabled'] else ''}, created {shown['createdAt']}")
-    _table(["MEMBER", "ROLE"], [[m["user"], m["role"]] for m in shown["members"]])
+    row = team.row
+    print(f"team {row.name}{' (disabled)' if row.disabled else ''}, created {iso(row.create_time)}")
+    _table(["MEMBER", "ROLE"], [[m.name, m.role] for m in team.members])
 
 
 # --- tokens --------------------------------------------------------------------------------------------
@@ -166,10 +167,10 @@ def _token_create(conn: Session, args: argparse.Namespace) -> None:
     row, secret = accounts.create_token(
         conn, args.user, args.name, args.scopes, expires_in_days=args.expires_in_days, actor=CLI
     )
-    expiry = iso(row["expire_time"]) or "never"
+    expiry = iso(row.expire_time) or "never"
     print(
-        f"created token {row['id']} {row['name']!r} for {args.user} "
-        f"(scopes: {row['scopes']}; expires: {expiry}). It is shown only this once:",
+        f"created token {row.id} {row.name!r} for {args.user} "
+        f"(scopes: {row.scopes}; expires: {expiry}). It is shown only this once:",
         file=sys.stderr,
     )
     print(secret)
@@ -179,22 +180,21 @@ def _token_list(conn: Session, args: argparse.Namespace) -> None:
     _print_tokens(accounts.list_tokens(conn, args.user))
 
 
-def _print_tokens(rows: Sequence[dict[str, object]]) -> None:
-    shown = [token_json(r) for r in rows]
+def _print_tokens(rows: Sequence[TokenRow]) -> None:
     _table(
         ["ID", "USER", "NAME", "PREFIX", "SCOPES", "EXPIRES", "LAST USED", "REVOKED"],
         [
             [
-                t["id"],
-                t["user"],
-                t["name"],
-                t["prefix"] + "...",
-                ",".join(t["scopes"]),
-                t["expiresAt"] or "never",
-                t["lastUsedAt"] or "never",
-                t["revokedAt"] or "-",
+                t.id,
+                t.user_name,
+                t.name,
+                t.display_prefix + "...",
+                ",".join(t.scopes.split()),
+                iso(t.expire_time) or "never",
+                iso(t.last_used_time) or "never",
+                iso(t.revoke_time) or "-",
             ]
-            for t in shown
+            for t in rows
         ],
     )
 
@@ -211,19 +211,18 @@ def _audit_list(conn: Session, args: argparse.Namespace) -> None:
         entity_id=entity_id,
         page_size=args.limit,
     )
-    events = [event_json(r) for r in audit.events(conn, query).events]
     _table(
         ["TIME", "PRINCIPAL", "VIA", "ACTION", "ENTITY", "DETAIL"],
         [
             [
-                e["time"],
-                e["principal"] or "-",
-                e["via"],
-                e["action"],
-                f"{e['entityType']}:{e['entityId']}",
-                "" if e["detail"] is None else " ".join(f"{k}={v}" for k, v in e["detail"].items()),
+                iso(e.time),
+                e.principal or "-",
+                e.via,
+                e.action,
+                f"{e.entity_type}:{e.entity_id}",
+                "" if e.detail is None else " ".join(f"{k}={v}" for k, v in e.detail.items()),
             ]
-            for e in events
+            for e in audit.events(conn, query).events
         ],
     )
 

@@ -17,7 +17,8 @@ from modelshelf.errors import Conflict, InvalidArgument, NotFound, shown
 from modelshelf.services import audit
 from modelshelf.services.clock import clock
 from modelshelf.store import accounts
-from modelshelf.store.repository import Row, UniqueViolation
+from modelshelf.store.accounts import MemberRow, TeamRow, TokenRow, UserRow
+from modelshelf.store.repository import UniqueViolation
 from modelshelf.store.session import Session
 
 # Users and teams share one namespace (a project owner is either), spelled like a URL path segment.
@@ -52,7 +53,7 @@ def _name_taken(conn: Session, name: str) -> str | None:
 # --- users -------------------------------------------------------------------------------------------
 
 
-def create_user(conn: Session, name: object, *, admin: bool, actor: Principal) -> Row:
+def create_user(conn: Session, name: object, *, admin: bool, actor: Principal) -> UserRow:
     name = _check_name("user", name)
     if (kind := _name_taken(conn, name)) is not None:
         raise Conflict(f"a {kind} named {name!r} already exists")
@@ -66,11 +67,11 @@ def create_user(conn: Session, name: object, *, admin: bool, actor: Principal) -
     return row
 
 
-def list_users(conn: Session) -> list[Row]:
+def list_users(conn: Session) -> list[UserRow]:
     return accounts.users(conn)
 
 
-def must_get_user(conn: Session, name: str) -> Row:
+def must_get_user(conn: Session, name: str) -> UserRow:
     # A name no user can have is not looked up (PostgreSQL cannot even compare a NUL).
     row = accounts.user_by_name(conn, name) if _NAME.fullmatch(name) else None
     if row is None:
@@ -80,19 +81,19 @@ def must_get_user(conn: Session, name: str) -> Row:
 
 def update_user(
     conn: Session, name: str, *, disabled: bool | None, admin: bool | None, actor: Principal
-) -> Row:
+) -> UserRow:
     current = must_get_user(conn, name)
     changes = {}
-    if disabled is not None and disabled != current["disabled"]:
+    if disabled is not None and disabled != current.disabled:
         changes["disabled"] = disabled
-    if admin is not None and admin != current["is_admin"]:
+    if admin is not None and admin != current.is_admin:
         changes["is_admin"] = admin
     if not changes:
         return current
-    if actor.user_id == current["id"] and (changes.get("disabled") or changes.get("is_admin") is False):
+    if actor.user_id == current.id and (changes.get("disabled") or changes.get("is_admin") is False):
         # Locking yourself out is never what was meant, and may leave nobody able to undo it.
         raise InvalidArgument("you cannot disable yourself or remove your own admin rights")
-    row = accounts.update_user(conn, current["id"], changes)
+    row = accounts.update_user(conn, current.id, changes)
     detail = {"disabled" if k == "disabled" else "admin": v for k, v in changes.items()}
     audit.record(conn, actor, "update", "user", name, detail)
     return row
@@ -103,8 +104,8 @@ def update_user(
 
 @dataclass(frozen=True)
 class Team:
-    row: Row
-    members: list[Row]  # name, role, disabled
+    row: TeamRow
+    members: list[MemberRow]
 
 
 def create_team(conn: Session, name: object, *, actor: Principal) -> Team:
@@ -119,15 +120,15 @@ def create_team(conn: Session, name: object, *, actor: Principal) -> Team:
     return Team(row, [])
 
 
-def _must_get_team(conn: Session, name: str) -> Row:
+def _must_get_team(conn: Session, name: str) -> TeamRow:
     row = accounts.team_by_name(conn, name) if _NAME.fullmatch(name) else None
     if row is None:
         raise NotFound(f"team {shown(name)} not found")
     return row
 
 
-def _with_members(conn: Session, row: Row) -> Team:
-    return Team(row, accounts.members(conn, [row["id"]]))
+def _with_members(conn: Session, row: TeamRow) -> Team:
+    return Team(row, accounts.members(conn, [row.id]))
 
 
 def get_team(conn: Session, name: str) -> Team:
@@ -137,16 +138,16 @@ def get_team(conn: Session, name: str) -> Team:
 
 def list_teams(conn: Session) -> list[Team]:
     rows = accounts.teams(conn)
-    by_team: dict[int, list[Row]] = {row["id"]: [] for row in rows}
+    by_team: dict[int, list[MemberRow]] = {row.id: [] for row in rows}
     for member in accounts.members(conn, list(by_team)):
-        by_team[member["team_id"]].append(member)
-    return [Team(row, by_team[row["id"]]) for row in rows]
+        by_team[member.team_id].append(member)
+    return [Team(row, by_team[row.id]) for row in rows]
 
 
 def update_team(conn: Session, name: str, *, disabled: bool | None, actor: Principal) -> Team:
     row = _must_get_team(conn, name)
-    if disabled is not None and disabled != row["disabled"]:
-        row = accounts.update_team(conn, row["id"], {"disabled": disabled})
+    if disabled is not None and disabled != row.disabled:
+        row = accounts.update_team(conn, row.id, {"disabled": disabled})
         audit.record(conn, actor, "update", "team", name, {"disabled": disabled})
     return _with_members(conn, row)
 
@@ -156,7 +157,7 @@ def set_member(conn: Session, team_name: str, user_name: str, role: object, *, a
         raise InvalidArgument(f"invalid role {shown(role)}: use one of {', '.join(ROLES)}")
     team_row = _must_get_team(conn, team_name)
     user_row = must_get_user(conn, user_name)
-    if not accounts.set_membership(conn, team_row["id"], user_row["id"], str(role)):
+    if not accounts.set_membership(conn, team_row.id, user_row.id, str(role)):
         raise Conflict(f"user {user_name!r} was added to team {team_name!r} at the same moment: try again")
     audit.record(conn, actor, "set_member", "team", team_name, {"user": user_name, "role": role})
     return _with_members(conn, team_row)
@@ -165,7 +166,7 @@ def set_member(conn: Session, team_name: str, user_name: str, role: object, *, a
 def remove_member(conn: Session, team_name: str, user_name: str, *, actor: Principal) -> Team:
     team_row = _must_get_team(conn, team_name)
     user_row = must_get_user(conn, user_name)
-    if not accounts.remove_membership(conn, team_row["id"], user_row["id"]):
+    if not accounts.remove_membership(conn, team_row.id, user_row.id):
         raise NotFound(f"user {user_name!r} is not a member of team {team_name!r}")
     audit.record(conn, actor, "remove_member", "team", team_name, {"user": user_name})
     return _with_members(conn, team_row)
@@ -212,20 +213,20 @@ def create_token(
     expires_in_days: object = None,
     actor: Principal,
     secret: str | None = None,
-) -> tuple[Row, str]:
+) -> tuple[TokenRow, str]:
     """A new token and its secret. The secret is returned here once; only its hash is kept."""
     name = _check_token_name(name)
     granted = _check_scopes(scopes)
     days = _check_expiry(expires_in_days)
     owner = must_get_user(conn, user_name)
-    if owner["disabled"]:
+    if owner.disabled:
         raise InvalidArgument(f"user {user_name!r} is disabled")
-    if Scope.ADMIN in granted and not owner["is_admin"]:
+    if Scope.ADMIN in granted and not owner.is_admin:
         raise InvalidArgument(f"user {user_name!r} is not an admin, so cannot hold the 'admin' scope")
     secret = secret or tokens.new_token()
     now = clock.now()
     values = {
-        "user_id": owner["id"],
+        "user_id": owner.id,
         "name": name,
         "token_hash": tokens.token_hash(secret),
         "display_prefix": tokens.display_prefix(secret),
@@ -234,12 +235,12 @@ def create_token(
         "expire_time": None if days is None else now + days * DAY_MS,
     }
     try:
-        row = accounts.add_token(conn, values)
+        row = accounts.add_token(conn, values, owner.name)
     except UniqueViolation:
         # The only other unique column is the hash of 256 random bits (or a bootstrap secret in use).
         raise Conflict(f"user {user_name!r} already has a token named {name!r}") from None
-    audit.record(conn, actor, "create", "token", row["id"], {"user": user_name, "name": name})
-    return {**row, "user_name": owner["name"]}, secret
+    audit.record(conn, actor, "create", "token", row.id, {"user": user_name, "name": name})
+    return row, secret
 
 
 def count_users(conn: Session) -> int:
@@ -247,28 +248,28 @@ def count_users(conn: Session) -> int:
 
 
 def token_exists(conn: Session, secret: str) -> bool:
-    return accounts.token_by_hash(conn, tokens.token_hash(secret)) is not None
+    return accounts.hash_exists(conn, tokens.token_hash(secret))
 
 
-def list_tokens(conn: Session, user_name: str | None) -> list[Row]:
-    user_id = None if user_name is None else must_get_user(conn, user_name)["id"]
+def list_tokens(conn: Session, user_name: str | None) -> list[TokenRow]:
+    user_id = None if user_name is None else must_get_user(conn, user_name).id
     return accounts.tokens(conn, user_id)
 
 
-def must_get_token(conn: Session, token_id: int) -> Row:
+def must_get_token(conn: Session, token_id: int) -> TokenRow:
     row = accounts.token(conn, token_id) if 1 <= token_id <= INT32_MAX else None
     if row is None:
         raise NotFound(f"token {token_id} not found")
     return row
 
 
-def revoke_token(conn: Session, token_id: int, *, actor: Principal) -> Row:
+def revoke_token(conn: Session, token_id: int, *, actor: Principal) -> TokenRow:
     row = must_get_token(conn, token_id)
-    if row["revoke_time"] is None:
+    if row.revoke_time is None:
         now = clock.now()
-        accounts.update_token(conn, token_id, {"revoke_time": now})
-        row = {**row, "revoke_time": now}
-        audit.record(conn, actor, "revoke", "token", token_id, {"user": row["user_name"]})
+        accounts.revoke_token(conn, token_id, now)
+        row = row._replace(revoke_time=now)
+        audit.record(conn, actor, "revoke", "token", token_id, {"user": row.user_name})
     return row
 
 

@@ -6,23 +6,18 @@ event for a change that was rolled back.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from modelshelf.auth.principal import Principal
-from modelshelf.domain.entities import INT32_MAX
 from modelshelf.errors import InvalidArgument
 from modelshelf.services.clock import clock
-from modelshelf.store import accounts
-from modelshelf.store.repository import Row
+from modelshelf.store import audit as store
+from modelshelf.store.audit import AuditEventRow
 from modelshelf.store.session import Session
 
 MAX_PAGE = 1000
-_TOKEN = re.compile(r"[0-9]{1,10}")
 DEFAULT_PAGE = 100
 
 
@@ -34,18 +29,16 @@ def record(
     entity_id: object,
     detail: Mapping[str, Any] | None = None,
 ) -> None:
-    accounts.insert_audit(
+    store.insert_event(
         conn,
-        {
-            "time": clock.now(),
-            "principal": actor.name,
-            "token_id": actor.token_id,
-            "via": actor.via,
-            "action": action,
-            "entity_type": entity_type,
-            "entity_id": None if entity_id is None else str(entity_id),
-            "detail": None if not detail else orjson.dumps(detail).decode(),
-        },
+        time=clock.now(),
+        principal=actor.name,
+        token_id=actor.token_id,
+        via=actor.via,
+        action=action,
+        entity_type=entity_type,
+        entity_id=None if entity_id is None else str(entity_id),
+        detail=detail,
     )
 
 
@@ -56,41 +49,34 @@ class AuditQuery:
     entity_type: str | None = None
     entity_id: str | None = None
     page_size: int = DEFAULT_PAGE
-    page_token: str = ""  # the id of the last event of the previous page
+    before: int | None = None  # only events older than this id: the last of the previous page
 
 
 @dataclass(frozen=True)
 class AuditPage:
-    events: list[Row]
-    next_page_token: str
+    events: list[AuditEventRow]
+    next_before: int | None  # where the next page starts; None when this is the last
 
 
 def events(conn: Session, query: AuditQuery) -> AuditPage:
-    """Newest first; the page token is the id of the oldest event already seen."""
+    """Newest first, continuing after the oldest event already seen (`query.before`)."""
     if not 1 <= query.page_size <= MAX_PAGE:
         raise InvalidArgument(f"the page size must be between 1 and {MAX_PAGE}")
-    before: int | None = None
-    if query.page_token:
-        if not _TOKEN.fullmatch(query.page_token):
-            raise InvalidArgument("invalid nextPageToken")
-        before = int(query.page_token)
-        if before > INT32_MAX:
-            before = None  # older than an id past every id: everything
     if query.entity_id is not None and query.entity_type is None:
         raise InvalidArgument("an entity id needs an entity type (entity=<type>:<id>)")
-    rows = accounts.audit_events(
+    rows = store.events(
         conn,
         principal=query.principal,
         via=query.via,
         entity_type=query.entity_type,
         entity_id=query.entity_id,
-        before_id=before,
+        before_id=query.before,
         limit=query.page_size + 1,
     )
     if len(rows) > query.page_size:
         rows = rows[: query.page_size]
-        return AuditPage(rows, str(rows[-1]["id"]))
-    return AuditPage(rows, "")
+        return AuditPage(rows, rows[-1].id)
+    return AuditPage(rows, None)
 
 
 def parse_entity(text: str) -> tuple[str, str | None]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime
 
 
 class Clock:
@@ -23,3 +24,10 @@ class Clock:
 
 
 clock = Clock()
+
+
+def iso(ms: int | None) -> str | None:
+    """A stamp as ISO 8601 in UTC to the millisecond (`2024-05-01T12:00:00.000Z`), as people read it."""
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from modelshelf.domain.entities import NAME_MAX, Entity, Kind
+from modelshelf.domain.properties import property_values
 from modelshelf.errors import Conflict, InvalidArgument, MissingField, NotFound, shown
 from modelshelf.services.clock import clock
 from modelshelf.store import repository
@@ -43,7 +44,7 @@ def create(conn: Session, entity: Entity, values: Mapping[str, Any]) -> Row:
     row["create_time"] = row["last_update_time"] = clock.now()
     with _as_conflict(entity, row, scope):
         stored = repository.insert_row(conn, repository.table_of(entity), encode(entity, row))
-    repository.replace_properties(conn, entity.table, stored["id"], properties, new=True)
+    repository.replace_properties(conn, entity.table, stored["id"], property_values(properties), new=True)
     return stored
 
 
@@ -66,7 +67,9 @@ def update_row(conn: Session, entity: Entity, current: Row, values: Mapping[str,
     with _as_conflict(entity, changes, {}):
         stored = repository.update_row(conn, table, current["id"], encoded)
     if "custom_properties" in changes:
-        repository.replace_properties(conn, entity.table, current["id"], changes["custom_properties"])
+        repository.replace_properties(
+            conn, entity.table, current["id"], property_values(changes["custom_properties"])
+        )
     return stored
 
 

@@ -1,9 +1,12 @@
-"""SQL for users, teams, tokens and the audit trail. Like the rest of the store, nothing here commits."""
+"""SQL for users, teams and tokens, returned as typed rows. Like the rest of the store, nothing here commits.
+
+The audit trail has its own store (store.audit).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -11,6 +14,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
+    exists,
     false,
     func,
     insert,
@@ -20,31 +24,71 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from modelshelf.store.repository import Row, fetch_first_compiled, insert_row, update_row
+from modelshelf.store.repository import fetch_first_compiled, insert_row, update_row
 from modelshelf.store.session import Session
-from modelshelf.store.tables import api_token, audit_event, team, team_member, user
+from modelshelf.store.tables import api_token, team, team_member, user
+
+R = TypeVar("R", bound=tuple[Any, ...])
 
 
-def _one(conn: Session, query: Select[Any]) -> Row | None:
+class UserRow(NamedTuple):
+    id: int
+    name: str
+    is_admin: bool
+    disabled: bool
+    create_time: int
+
+
+class TeamRow(NamedTuple):
+    id: int
+    name: str
+    disabled: bool
+    create_time: int
+
+
+class MemberRow(NamedTuple):
+    team_id: int
+    role: str  # owner | member
+    name: str  # the user's
+    disabled: bool  # the user's
+
+
+class TokenRow(NamedTuple):
+    """A token as it is listed and shown: never its hash."""
+
+    id: int
+    user_id: int
+    user_name: str
+    name: str
+    display_prefix: str
+    scopes: str  # space-separated
+    create_time: int
+    expire_time: int | None
+    last_used_time: int | None
+    revoke_time: int | None
+
+
+def _one(conn: Session, query: Select[Any], kind: Callable[..., R]) -> R | None:
     row = conn.sql.execute(query).mappings().first()
-    return None if row is None else dict(row)
+    return None if row is None else kind(**row)
 
 
-def _all(conn: Session, query: Select[Any]) -> list[Row]:
-    return [dict(row) for row in conn.sql.execute(query).mappings()]
+def _all(conn: Session, query: Select[Any], kind: Callable[..., R]) -> list[R]:
+    return [kind(**row) for row in conn.sql.execute(query).mappings()]
 
 
-def add_user(conn: Session, values: Mapping[str, Any]) -> Row:
+def add_user(conn: Session, values: Mapping[str, Any]) -> UserRow:
     """Insert a user; UniqueViolation if the name is taken (then the transaction is spoiled: raise)."""
-    return insert_row(conn, user, values)
+    return UserRow(**insert_row(conn, user, values))
 
 
-def add_team(conn: Session, values: Mapping[str, Any]) -> Row:
-    return insert_row(conn, team, values)
+def add_team(conn: Session, values: Mapping[str, Any]) -> TeamRow:
+    return TeamRow(**insert_row(conn, team, values))
 
 
-def add_token(conn: Session, values: Mapping[str, Any]) -> Row:
-    return insert_row(conn, api_token, values)
+def add_token(conn: Session, values: Mapping[str, Any], user_name: str) -> TokenRow:
+    row = insert_row(conn, api_token, values)
+    return TokenRow(**{f: row[f] for f in TokenRow._fields if f != "user_name"}, user_name=user_name)
 
 
 # --- users and teams -----------------------------------------------------------------------------------
@@ -68,31 +112,31 @@ def count_users(conn: Session) -> int:
     return int(conn.sql.execute(select(func.count()).select_from(user)).scalar_one())
 
 
-def user_by_name(conn: Session, name: str) -> Row | None:
-    return _one(conn, select(user).where(user.c.name == name))
+def user_by_name(conn: Session, name: str) -> UserRow | None:
+    return _one(conn, select(user).where(user.c.name == name), UserRow)
 
 
-def users(conn: Session) -> list[Row]:
-    return _all(conn, select(user).order_by(user.c.name))
+def users(conn: Session) -> list[UserRow]:
+    return _all(conn, select(user).order_by(user.c.name), UserRow)
 
 
-def update_user(conn: Session, user_id: int, values: Mapping[str, Any]) -> Row:
-    return update_row(conn, user, user_id, values)
+def update_user(conn: Session, user_id: int, values: Mapping[str, Any]) -> UserRow:
+    return UserRow(**update_row(conn, user, user_id, values))
 
 
-def team_by_name(conn: Session, name: str) -> Row | None:
-    return _one(conn, select(team).where(team.c.name == name))
+def team_by_name(conn: Session, name: str) -> TeamRow | None:
+    return _one(conn, select(team).where(team.c.name == name), TeamRow)
 
 
-def teams(conn: Session) -> list[Row]:
-    return _all(conn, select(team).order_by(team.c.name))
+def teams(conn: Session) -> list[TeamRow]:
+    return _all(conn, select(team).order_by(team.c.name), TeamRow)
 
 
-def update_team(conn: Session, team_id: int, values: Mapping[str, Any]) -> Row:
-    return update_row(conn, team, team_id, values)
+def update_team(conn: Session, team_id: int, values: Mapping[str, Any]) -> TeamRow:
+    return TeamRow(**update_row(conn, team, team_id, values))
 
 
-def members(conn: Session, team_ids: Sequence[int]) -> list[Row]:
+def members(conn: Session, team_ids: Sequence[int]) -> list[MemberRow]:
     """Members of these teams with their names and roles, by team and then by name."""
     query = (
         select(team_member.c.team_id, team_member.c.role, user.c.name, user.c.disabled)
@@ -100,20 +144,20 @@ def members(conn: Session, team_ids: Sequence[int]) -> list[Row]:
         .where(team_member.c.team_id.in_(team_ids))
         .order_by(team_member.c.team_id, user.c.name)
     )
-    return _all(conn, query)
+    return _all(conn, query, MemberRow)
 
 
 def _member(team_id: int, user_id: int) -> ColumnElement[bool]:
     return and_(team_member.c.team_id == team_id, team_member.c.user_id == user_id)
 
 
-def membership(conn: Session, team_id: int, user_id: int) -> Row | None:
-    return _one(conn, select(team_member).where(_member(team_id, user_id)))
+def _is_member(conn: Session, team_id: int, user_id: int) -> bool:
+    return bool(conn.sql.execute(select(exists().where(_member(team_id, user_id)))).scalar())
 
 
 def set_membership(conn: Session, team_id: int, user_id: int, role: str) -> bool:
     """Add the member or change their role; False if a concurrent writer added them first."""
-    if membership(conn, team_id, user_id) is None:
+    if not _is_member(conn, team_id, user_id):
         try:
             with conn.sql.begin_nested():
                 conn.sql.execute(insert(team_member).values(team_id=team_id, user_id=user_id, role=role))
@@ -131,27 +175,33 @@ def remove_membership(conn: Session, team_id: int, user_id: int) -> bool:
 
 # --- tokens --------------------------------------------------------------------------------------------
 
-_TOKEN_COLUMNS = (*api_token.c, user.c.name.label("user_name"))
+_TOKEN_COLUMNS = [
+    user.c.name.label(field) if field == "user_name" else api_token.c[field] for field in TokenRow._fields
+]
 
 
-def token(conn: Session, token_id: int) -> Row | None:
-    query = select(*_TOKEN_COLUMNS).join(user, user.c.id == api_token.c.user_id)
-    return _one(conn, query.where(api_token.c.id == token_id))
+def _tokens() -> Select[Any]:
+    return select(*_TOKEN_COLUMNS).join(user, user.c.id == api_token.c.user_id)
 
 
-def token_by_hash(conn: Session, token_hash: str) -> Row | None:
-    return _one(conn, select(api_token).where(api_token.c.token_hash == token_hash))
+def token(conn: Session, token_id: int) -> TokenRow | None:
+    return _one(conn, _tokens().where(api_token.c.id == token_id), TokenRow)
 
 
-def tokens(conn: Session, user_id: int | None) -> list[Row]:
-    query = select(*_TOKEN_COLUMNS).join(user, user.c.id == api_token.c.user_id)
+def hash_exists(conn: Session, token_hash: str) -> bool:
+    query = select(exists().where(api_token.c.token_hash == token_hash))
+    return bool(conn.sql.execute(query).scalar())
+
+
+def tokens(conn: Session, user_id: int | None) -> list[TokenRow]:
+    query = _tokens()
     if user_id is not None:
         query = query.where(api_token.c.user_id == user_id)
-    return _all(conn, query.order_by(api_token.c.id))
+    return _all(conn, query.order_by(api_token.c.id), TokenRow)
 
 
-def update_token(conn: Session, token_id: int, values: Mapping[str, Any]) -> Row:
-    return update_row(conn, api_token, token_id, values)
+def revoke_token(conn: Session, token_id: int, now: int) -> None:
+    conn.sql.execute(update(api_token).where(api_token.c.id == token_id).values(revoke_time=now))
 
 
 class LiveToken(NamedTuple):
@@ -202,35 +252,3 @@ def mark_used(conn: Session, token_id: int, now: int, not_since: int) -> None:
         )
         .values(last_used_time=now)
     )
-
-
-# --- audit ---------------------------------------------------------------------------------------------
-
-
-_INSERT_AUDIT = insert(audit_event)
-
-
-def insert_audit(conn: Session, values: Mapping[str, Any]) -> None:
-    # Values as parameters of one constant statement: `.values(**values)` would make SQLAlchemy build a
-    # new statement and its cache key on every write, which cost more than the INSERT itself.
-    conn.sql.execute(_INSERT_AUDIT, dict(values))
-
-
-def audit_events(
-    conn: Session,
-    *,
-    principal: str | None,
-    via: str | None,
-    entity_type: str | None,
-    entity_id: str | None,
-    before_id: int | None,
-    limit: int,
-) -> list[Row]:
-    """Newest first, at most `limit`, only events older than `before_id` when given."""
-    c = audit_event.c
-    wanted = ((c.principal, principal), (c.via, via), (c.entity_type, entity_type), (c.entity_id, entity_id))
-    conditions = [column == value for column, value in wanted if value is not None]
-    if before_id is not None:
-        conditions.append(c.id < before_id)
-    query = select(audit_event).where(and_(True, *conditions)).order_by(audit_event.c.id.desc())
-    return _all(conn, query.limit(limit))

@@ -1,10 +1,15 @@
-"""All SQL of the registry. Functions take an open connection and never commit: the edge does, once."""
+"""All SQL of the registry's entities. Functions take an open connection and never commit: the edge does,
+once.
+
+Entity rows are plain mappings from column name to value (`Row`), not a class per entity: one table of
+entities (domain.entities) drives the generic create, update, find, list and render code, and a mapping
+is what that code indexes by column name. Fixed shapes that other layers read field by field (users,
+teams, tokens, audit events) are typed rows in store.accounts and store.audit.
+"""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
+import enum
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,13 +33,12 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from modelshelf.domain.entities import INT32_MAX, Entity
+from modelshelf.domain.properties import PropertyValue
 from modelshelf.errors import Conflict, InvalidArgument
 from modelshelf.store import tables
 from modelshelf.store.filterquery import compile_filter
 from modelshelf.store.session import Session
 from modelshelf.store.tables import STRING_KEY_LENGTH, custom_property, model_version_artifact
-
-ORDER_COLUMNS = {"ID": "id", "CREATE_TIME": "create_time", "LAST_UPDATE_TIME": "last_update_time"}
 
 Row = dict[str, Any]
 
@@ -194,9 +198,9 @@ def update_row(conn: Session, table: Table, id_: int, values: Mapping[str, Any])
 
 
 def replace_properties(
-    conn: Session, table: str, id_: int, properties: Mapping[str, Any], *, new: bool = False
+    conn: Session, table: str, id_: int, properties: Mapping[str, PropertyValue], *, new: bool = False
 ) -> None:
-    """Rewrite the filter index of one entity's custom properties (the wire map itself lives on the row)."""
+    """Rewrite the filter index of one entity's custom properties (the map itself lives on the row)."""
     if not new:
         conn.sql.execute(
             delete(custom_property).where(
@@ -208,28 +212,18 @@ def replace_properties(
         conn.sql.execute(insert(custom_property), rows)
 
 
-def _property_row(table: str, id_: int, name: str, value: Mapping[str, Any]) -> dict[str, Any]:
-    row: dict[str, Any] = {
+def _property_row(table: str, id_: int, name: str, value: PropertyValue) -> dict[str, Any]:
+    return {
         "entity_table": table,
         "entity_id": id_,
         "name": name,
-        "string_value": None,
-        "string_key": None,
-        "int_value": None,
-        "double_value": None,
-        "bool_value": None,
+        "string_value": value.text,
+        # Equality on a string is looked up through an index on its first characters.
+        "string_key": None if value.text is None else value.text[:STRING_KEY_LENGTH],
+        "int_value": value.integer,
+        "double_value": value.double,
+        "bool_value": value.boolean,
     }
-    kind = value.get("metadataType")
-    if kind == "MetadataStringValue":
-        row["string_value"] = value["string_value"]
-        row["string_key"] = value["string_value"][:STRING_KEY_LENGTH]
-    elif kind == "MetadataIntValue":
-        row["int_value"] = int(value["int_value"])
-    elif kind == "MetadataDoubleValue":
-        row["double_value"] = float(value["double_value"])
-    elif kind == "MetadataBoolValue":
-        row["bool_value"] = bool(value["bool_value"])
-    return row
 
 
 # --- artifacts in model versions ---------------------------------------------------------------------
@@ -298,13 +292,29 @@ def latest(conn: Session, entity: Entity, **where: Any) -> Row | None:
 # --- listing -----------------------------------------------------------------------------------------
 
 
+class SortKey(enum.Enum):
+    """The columns a list may be ordered by; the value is the column's name."""
+
+    ID = "id"
+    CREATE_TIME = "create_time"
+    LAST_UPDATE_TIME = "last_update_time"
+
+
+@dataclass(frozen=True)
+class After:
+    """A keyset cursor: the row that ended the previous page, by its id and its value of the sort key."""
+
+    id: int
+    value: int
+
+
 @dataclass(frozen=True)
 class ListQuery:
     filter_query: str | None = None
-    order_by: str = "ID"  # ID | CREATE_TIME | LAST_UPDATE_TIME
+    sort_key: SortKey = SortKey.ID
     descending: bool = False
     page_size: int = 0  # 0: no limit
-    page_token: str = ""
+    after: After | None = None  # None: the first page
     where: Mapping[str, Any] = field(default_factory=dict)  # column -> exact value
     model_version_id: int | None = None  # only artifacts linked to this version
 
@@ -312,20 +322,20 @@ class ListQuery:
 @dataclass(frozen=True)
 class Page:
     rows: Sequence[Row]
-    next_page_token: str
+    next: After | None  # where the next page starts; None when this is the last
     page_size: int  # as requested; 0 when the request set no limit
 
 
 def list_page(
     conn: Session, entity: Entity, query: ListQuery, *, filter_entity: Entity | None = None
 ) -> Page:
-    """One page in the order asked, continuing after the row named by the token.
+    """One page in the order asked, continuing after the row `query.after` names.
 
-    The token names the boundary row (`base64("<id>:<order value>")`), so it is the same every time the
-    same row ends a page; an empty token is the first page. The Kubeflow client's pager relies on both.
+    The cursor names the boundary row, so it is the same every time the same row ends a page (clients'
+    pagers rely on it), and a row inserted or updated meanwhile neither repeats nor shifts a page.
     """
     table = table_of(entity)
-    column = table.c[ORDER_COLUMNS.get(query.order_by, "id")]
+    column = table.c[query.sort_key.value]
     conditions: list[ColumnElement[bool]] = [*_scope(entity, table)]
     conditions += [table.c[c] == v for c, v in query.where.items()]
     if query.model_version_id is not None:
@@ -333,16 +343,12 @@ def list_page(
     compiled = compile_filter(query.filter_query, filter_entity or entity, table)
     if compiled is not None:
         conditions.append(compiled)
-    if query.page_token:
-        cursor_id, cursor_value = decode_token(query.page_token)
+    if query.after is not None:
+        after_id, after_value = query.after.id, query.after.value
         if query.descending:
-            conditions.append(
-                or_(column < cursor_value, and_(column == cursor_value, table.c.id < cursor_id))
-            )
+            conditions.append(or_(column < after_value, and_(column == after_value, table.c.id < after_id)))
         else:
-            conditions.append(
-                or_(column > cursor_value, and_(column == cursor_value, table.c.id > cursor_id))
-            )
+            conditions.append(or_(column > after_value, and_(column == after_value, table.c.id > after_id)))
     keys = [column] if column is table.c.id else [column, table.c.id]  # id breaks ties between equal times
     order = [key.desc() if query.descending else key.asc() for key in keys]
     statement = select(table).where(*conditions).order_by(*order)
@@ -352,30 +358,8 @@ def list_page(
     if query.page_size > 0 and len(rows) > query.page_size:
         rows = rows[: query.page_size]
         last = rows[-1]
-        return Page(rows, encode_token(last["id"], last[column.name]), query.page_size)
-    return Page(rows, "", query.page_size)
-
-
-def encode_token(id_: int, value: int) -> str:
-    return base64.b64encode(f"{id_}:{value}".encode()).decode()
-
-
-_TOKEN = re.compile(r"([1-9][0-9]{0,9}):(-?[0-9]{1,19})")
-
-
-def decode_token(token: str) -> tuple[int, int]:
-    """The boundary row a token names; anything a token of ours cannot be is a 400, never a query."""
-    try:
-        match = (
-            _TOKEN.fullmatch(base64.b64decode(token, validate=True).decode()) if len(token) <= 1024 else None
-        )
-    except (ValueError, binascii.Error):
-        match = None
-    if match is not None:
-        id_, value = int(match[1]), int(match[2])
-        if id_ <= INT32_MAX and -(2**63) <= value < 2**63:
-            return id_, value
-    raise InvalidArgument(f"invalid nextPageToken: {token[:64]!r}")
+        return Page(rows, After(last["id"], last[column.name]), query.page_size)
+    return Page(rows, None, query.page_size)
 
 
 def dumps(value: Any) -> str:

@@ -6,10 +6,11 @@ import re
 
 from starlette.requests import Request
 
+from modelshelf.api.kubeflow import paging
 from modelshelf.api.kubeflow.codec import parse_id
 from modelshelf.domain.entities import ARTIFACTS, INT32_MAX
 from modelshelf.errors import InvalidArgument
-from modelshelf.store.repository import ORDER_COLUMNS, ListQuery
+from modelshelf.store.repository import ListQuery
 
 SORT_ORDERS = ("ASC", "DESC")
 _DIGITS = re.compile(r"[0-9]{1,10}")
@@ -48,18 +49,16 @@ def list_query(request: Request, **where: object) -> ListQuery:
                 f"pageSize must be a whole number from 0 to {INT32_MAX}, got {page_size_text[:40]!r}"
             )
         page_size = int(page_size_text)
-    order_by = query_param(request, "orderBy") or "ID"
-    if order_by not in ORDER_COLUMNS:
-        raise InvalidArgument(f"invalid orderBy {order_by[:40]!r}: must be one of {', '.join(ORDER_COLUMNS)}")
+    sort_key = paging.sort_key(query_param(request, "orderBy") or "ID")
     sort_order = query_param(request, "sortOrder") or "ASC"
     if sort_order not in SORT_ORDERS:
         raise InvalidArgument(f"invalid sortOrder {sort_order[:40]!r}: must be ASC or DESC")
     return ListQuery(
         filter_query=query_param(request, "filterQuery"),
-        order_by=order_by,
+        sort_key=sort_key,
         descending=sort_order == "DESC",
         page_size=page_size,
-        page_token=query_param(request, "nextPageToken") or "",
+        after=paging.decode_token(query_param(request, "nextPageToken") or ""),
         where={k: v for k, v in where.items() if v is not None},
     )
 

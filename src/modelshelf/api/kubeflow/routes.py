@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from modelshelf.api.access import principal_of
 from modelshelf.api.http import JSON, read_json
-from modelshelf.api.kubeflow import codec, params
+from modelshelf.api.kubeflow import codec, paging, params
 from modelshelf.api.kubeflow.codec import Renderer
 from modelshelf.domain.entities import (
     ANY_ARTIFACT,
@@ -78,7 +78,7 @@ class KubeflowAPI:
         return JSON(
             {
                 "items": items,
-                "nextPageToken": page.next_page_token,
+                "nextPageToken": paging.encode_token(page.next),
                 "pageSize": page.page_size,
                 "size": len(items),
             }
