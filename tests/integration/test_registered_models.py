@@ -145,3 +145,53 @@ def test_name_length_limit(client: TestClient) -> None:
 def test_both_prefixes_share_one_registry(client: TestClient) -> None:
     created = model(client, "shared", V1ALPHA3)
     assert ok(client.get(f"{V1}/registered_models/{created['id']}")) == created
+
+
+# `logo` and `licenseLink` are `format: uri` in both published specs: an absolute RFC 3986 URI.
+URIS = [
+    "https://www.apache.org/licenses/LICENSE-2.0",
+    "http://[::1]:8080/license?lang=en#section-2",
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==",
+    "urn:spdx:Apache-2.0",
+    "s3://bucket/licenses/LICENSE%20v2.txt",
+]
+NOT_URIS = [
+    "",
+    " ",
+    "LICENSE",
+    "www.apache.org/licenses/LICENSE-2.0",  # no scheme
+    "/licenses/LICENSE-2.0",  # a reference, not a URI
+    "https://example.com/my license",  # a space
+    " https://example.com/LICENSE",
+    "https://example.com/lizenz-für-alle",  # an IRI: non-ASCII must be percent-encoded
+    "https://example.com/100%",  # a bad percent-encoding
+    "https://example.com/a#b#c",
+    "http://[::1/license",
+    "1https://example.com",
+]
+
+
+@pytest.mark.parametrize("prefix", [V1, V1ALPHA3])
+@pytest.mark.parametrize("name", ["licenseLink", "logo"])
+def test_uri_fields_take_absolute_uris_on_create_and_update(
+    client: TestClient, prefix: str, name: str
+) -> None:
+    created = model(client, "with-uris", prefix, **{name: URIS[0]})
+    assert created[name] == URIS[0]
+    for uri in URIS[1:]:
+        patched = ok(client.patch(f"{prefix}/registered_models/{created['id']}", json={name: uri}))
+        assert patched[name] == uri
+        assert ok(client.get(f"{prefix}/registered_models/{created['id']}"))[name] == uri
+
+
+@pytest.mark.parametrize("prefix", [V1, V1ALPHA3])
+@pytest.mark.parametrize("name", ["licenseLink", "logo"])
+def test_uri_fields_reject_what_is_not_an_absolute_uri(client: TestClient, prefix: str, name: str) -> None:
+    stored = model(client, "kept", prefix, **{name: URIS[0]})
+    for index, value in enumerate(NOT_URIS):
+        body = {"name": f"rejected-{index}", name: value}
+        error(client.post(f"{prefix}/registered_models", json=body), 400, name, "absolute URI")
+        patch = client.patch(f"{prefix}/registered_models/{stored['id']}", json={name: value})
+        error(patch, 400, name, "absolute URI")
+    assert ok(client.get(f"{prefix}/registered_models/{stored['id']}"))[name] == URIS[0]
+    assert [m["name"] for m in ok(client.get(f"{prefix}/registered_models"))["items"]] == ["kept"]

@@ -7,8 +7,11 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+import pytest
+
 from modelshelf.api.access import route_table
 from modelshelf.api.admin import PREFIX as ADMIN
+from modelshelf.api.kubeflow import openapi as kubeflow_openapi
 from modelshelf.api.openapi import document
 from modelshelf.app import create_app
 from modelshelf.settings import Settings
@@ -99,3 +102,83 @@ def test_the_description_names_both_apis() -> None:
     assert "Kubeflow" in info["title"] and "admin" in info["title"]
     assert ADMIN in info["description"]
     assert "Admin" in {tag["name"] for tag in document()["tags"]}
+
+
+# --- one description per API version ----------------------------------------------------------------------
+
+
+def _resolve(spec: dict[str, Any], node: Any, depth: int = 0) -> Any:
+    """`node` with every `$ref` replaced by what it names (links dropped: they name operations)."""
+    assert depth < 50, "a reference cycle"
+    if isinstance(node, dict):
+        if "$ref" in node:
+            target: Any = spec
+            for part in node["$ref"][2:].split("/"):
+                target = target[part]
+            return _resolve(spec, target, depth + 1)
+        return {k: _resolve(spec, v, depth + 1) for k, v in node.items() if k not in ("links", "mapping")}
+    if isinstance(node, list):
+        return [_resolve(spec, v, depth + 1) for v in node]
+    return node
+
+
+def _wire(spec: dict[str, Any], operation: dict[str, Any]) -> Any:
+    """What an operation says about the wire: parameters, body and responses, fully resolved."""
+    return _resolve(spec, {k: operation.get(k) for k in ("parameters", "requestBody", "responses")})
+
+
+@pytest.mark.parametrize("version", ["v1", "v1alpha3"])
+def test_each_version_is_described_by_its_own_upstream_spec(version: str) -> None:
+    """Each served operation under a prefix says exactly what that version's upstream spec says."""
+    upstream = kubeflow_openapi._load(f"{version}.yaml")  # with the responses this server adds to both
+    served = kubeflow_openapi.document()
+    prefix = f"/api/model_registry/{version}/"
+
+    def operations(spec: dict[str, Any]) -> dict[tuple[str, str], Any]:
+        return {
+            (method, _any_parameter_name(path)): operation
+            for path, item in spec["paths"].items()
+            for method, operation in item.items()
+            if method in METHODS and path.startswith(prefix)
+        }
+
+    upstream_operations = operations(upstream)
+    compared = 0
+    for key, operation in operations(served).items():
+        assert _wire(served, operation) == _wire(upstream, upstream_operations[key]), key
+        compared += 1
+    assert compared == 40
+
+
+def _metric_step(spec: dict[str, Any], path: str) -> Any:
+    response = spec["paths"][path]["get"]["responses"]["200"]
+    schema = _resolve(spec, response)["content"]["application/json"]["schema"]
+    metric = next(
+        variant
+        for variant in schema["oneOf"]
+        if any(
+            part.get("properties", {}).get("artifactType", {}).get("enum") == ["metric"]
+            for part in _parts(variant)
+        )
+    )
+    steps = [part["properties"]["step"] for part in _parts(metric) if "step" in part.get("properties", {})]
+    assert len(steps) == 1
+    return steps[0]["type"]
+
+
+def _parts(schema: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield schema
+    for part in schema.get("allOf", []):
+        yield from _parts(part)
+
+
+def test_metric_step_is_a_string_on_v1_and_an_integer_on_v1alpha3() -> None:
+    spec = document()
+    assert _metric_step(spec, "/api/model_registry/v1/artifacts/{id}") == "string"
+    assert _metric_step(spec, "/api/model_registry/v1alpha3/artifacts/{id}") == "integer"
+
+
+def test_versions_share_the_components_they_agree_on() -> None:
+    schemas = document()["components"]["schemas"]
+    assert "MetricV1alpha3" in schemas and "Metric" in schemas
+    assert "RegisteredModelV1alpha3" not in schemas  # identical in both specs: described once

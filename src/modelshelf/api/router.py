@@ -3,8 +3,9 @@
 Starlette's router tries every route's regular expression in order, so the 40th operation of a face pays
 for the 39 before it (tens of microseconds on a request that otherwise takes about a hundred). A
 SegmentRouter serves one API prefix: a path is split once, and only the templates with the same number
-of segments and the same first segment are compared. PrefixRouter, the app's top-level router, hands a
-request under such a prefix straight to its SegmentRouter, without matching the Mount around it. A path
+of segments and the same first segment are compared, most specific first (a literal segment wins over a
+parameter). PrefixRouter, the app's top-level router, hands a request under such a prefix straight to
+its SegmentRouter, without matching the Mount around it. A path
 or method no route has gets a 404 or 405 in the format of the face the prefix belongs to; HEAD is
 served wherever GET is, without the body.
 """
@@ -27,6 +28,10 @@ Handler = Callable[[Request], Awaitable[Response]]
 Template = tuple[str, ...]  # literal segments, or "{name}" for a parameter
 
 
+def _is_parameter(segment: str) -> bool:
+    return segment.startswith("{")
+
+
 class SegmentRouter:
     def __init__(self, routes: Sequence[tuple[str, str, Handler, object]], face: Face) -> None:
         """`routes` are (method, path template below the mount point, handler, access decision); `face`
@@ -41,16 +46,24 @@ class SegmentRouter:
             by_template[tuple(path.strip("/").split("/"))][method] = handler
         self._index: dict[tuple[int, str], list[tuple[Template, dict[str, Handler]]]] = defaultdict(list)
         for template, handlers in by_template.items():
+            if _is_parameter(template[0]):
+                # The index is keyed by the first segment, so such a template could never match.
+                raise ValueError(f"route template /{'/'.join(template)} must start with a literal segment")
             self._index[(len(template), template[0])].append((template, handlers))
         # Each template's handler dict lives as long as the router, so its id names the template.
         self._paths = {id(handlers): "/" + "/".join(template) for template, handlers in by_template.items()}
+        for candidates in self._index.values():
+            # Most specific first, so `match` can still take the first fit: at the first segment where two
+            # templates differ, a literal beats a parameter (`/runs/metric_history` before `/runs/{id}`),
+            # whatever the order of registration. The sort is stable, so equals keep that order.
+            candidates.sort(key=lambda candidate: tuple(map(_is_parameter, candidate[0])))
 
     def table(self) -> list[tuple[str, str, object]]:
         """(method, path template, access decision) of every route."""
         return list(self._table)
 
     def match(self, path: str) -> tuple[dict[str, Handler], dict[str, str]] | None:
-        """The handlers of the template `path` (below the prefix) fits, and the path parameters."""
+        """The handlers of the most specific template `path` (below the prefix) fits, and its parameters."""
         segments = path.strip("/").split("/")
         for template, handlers in self._index.get((len(segments), segments[0]), ()):
             params: dict[str, str] = {}

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 class Kind(enum.Enum):
     STR = "string"
+    URI = "uri"  # a string the spec marks `format: uri`: an absolute RFC 3986 URI
     ID = "id"  # a decimal string on the wire, an int32 in the database
     EPOCH = "epoch"  # epoch milliseconds, a decimal string on the wire
     ENUM = "enum"
@@ -99,9 +100,9 @@ REGISTERED_MODEL = Entity(
         Field("language", "language", Kind.STR_LIST),
         Field("tasks", "tasks", Kind.STR_LIST),
         Field("provider", "provider"),
-        Field("logo", "logo"),
+        Field("logo", "logo", Kind.URI),
         Field("license", "license"),
-        Field("licenseLink", "license_link"),
+        Field("licenseLink", "license_link", Kind.URI),
         Field("libraryName", "library_name"),
     ),
     defaults={"state": "LIVE"},

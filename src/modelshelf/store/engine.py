@@ -39,7 +39,9 @@ def connect(url: str, *, statement_timeout: float = 30.0, **kwargs: Any) -> Engi
     # (store.session). The timeouts bound what a worker thread can wait for: a connection, a statement (a
     # lock wait included), a transaction left idle.
     ms = max(1, int(statement_timeout * 1000))
-    options = f"-c statement_timeout={ms} -c idle_in_transaction_session_timeout={ms}"
+    # JIT compilation pays off for long analytical queries, never for ours: it took 15 of the 15.2 s of a
+    # filter that runs in 52 ms without it.
+    options = f"-c statement_timeout={ms} -c idle_in_transaction_session_timeout={ms} -c jit=off"
     kwargs.setdefault("connect_args", {"connect_timeout": 5, "options": options})
     if "poolclass" not in kwargs:
         kwargs.setdefault("pool_timeout", statement_timeout)

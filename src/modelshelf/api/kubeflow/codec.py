@@ -23,6 +23,12 @@ _INT_VALUE = re.compile(r"-?(?:[1-9][0-9]{0,8}|0)")
 MAX_STRING = 1 << 20
 MAX_PROPERTIES = 1000
 _SHORT_STRINGS = frozenset({"externalId"})  # stored in indexed columns of NAME_MAX characters
+# RFC 3986: scheme ":" then only unreserved, reserved and "%" characters, with at most one "#". Brackets
+# (IPv6 literals) are checked apart, because only the host may hold them. A data URL is a URI too.
+_URI_CHARS = r"A-Za-z0-9\-._~!$&'()*+,;=:@/?%"
+_URI = re.compile(rf"[A-Za-z][A-Za-z0-9+.\-]*:[{_URI_CHARS}\[\]]*(?:#[{_URI_CHARS}]*)?")
+_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_AUTHORITY_WITH_LITERAL = re.compile(rf"//(?:[{_URI_CHARS}]*@)?\[[0-9A-Fa-f:.vV]+\](?::[0-9]*)?(?:[/?#]|$)")
 
 
 def parse_id(text: str, what: str = "id") -> int:
@@ -42,6 +48,20 @@ def _string(api: str, value: object, limit: int = MAX_STRING) -> str:
     return value
 
 
+def _uri(api: str, value: str) -> str:
+    """`value` if it is an absolute URI (what the spec's `format: uri` means), else InvalidArgument."""
+    if _URI.fullmatch(value) and not _BAD_PERCENT.search(value):
+        rest = value[value.index(":") + 1 :]
+        if "[" not in rest and "]" not in rest:
+            return value
+        if _AUTHORITY_WITH_LITERAL.match(rest) and rest.count("[") == rest.count("]") == 1:
+            return value
+    raise InvalidArgument(
+        f"invalid value {shown(value)} for field {api}: must be an absolute URI with a scheme (RFC 3986),"
+        " such as https://example.com/LICENSE; percent-encode spaces and non-ASCII characters"
+    )
+
+
 def _json_type(value: object) -> str:
     if isinstance(value, bool):
         return "bool"
@@ -59,6 +79,8 @@ def _json_type(value: object) -> str:
 def _decode_value(api: str, kind: Kind, values: tuple[str, ...], value: object) -> object:
     if kind is Kind.STR:
         return _string(api, value, NAME_MAX if api in _SHORT_STRINGS else MAX_STRING)
+    if kind is Kind.URI:
+        return _uri(api, _string(api, value))
     if kind is Kind.ID:
         return parse_id(value, api) if isinstance(value, str) else _fail_type(api, value, "string")
     if kind is Kind.EPOCH:
