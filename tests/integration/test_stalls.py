@@ -9,12 +9,14 @@ stalls of 5 to 53 seconds that they guard against.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -30,7 +32,7 @@ from sqlalchemy import Engine, text
 from modelshelf import blocking
 from modelshelf.errors import DeadlineExceeded
 from modelshelf.services import models
-from modelshelf.store.session import Database
+from modelshelf.store.session import Database, Session
 from tests.fixtures.serve import Server, call, serving
 
 QUICK_S = 1.0
@@ -175,6 +177,40 @@ def test_the_deadline_interrupts_an_expensive_sqlite_statement(engine: Engine) -
     with database.read() as session:  # the connection went back to the pool disarmed, and still works
         assert session.sql.execute(text("SELECT count(*) FROM registered_model")).scalar() == 0
     database.dispose()
+
+
+def test_lookups_run_on_the_loop_only_while_they_are_cheap(engine: Engine) -> None:
+    """On SQLite a lookup runs on the event loop's thread; one that turns out expensive is stopped there
+    within LOOKUP_BUDGET_S and runs again on a worker thread, within the request's deadline."""
+    database = Database(engine)
+    endless = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
+    threads: list[int] = []
+
+    def cheap(session: Session) -> int:
+        threads.append(threading.get_ident())
+        return int(session.sql.exec_driver_sql("SELECT 1").scalar_one())
+
+    def expensive(session: Session) -> int:
+        threads.append(threading.get_ident())
+        return int(session.sql.exec_driver_sql(endless).scalar_one())
+
+    async def scenario() -> float:
+        loop_thread = threading.get_ident()
+        assert await database.looking_up(cheap) == 1
+        local = engine.dialect.name == "sqlite"
+        assert (threads[-1] == loop_thread) is local  # PostgreSQL: always a worker thread
+        threads.clear()
+        started = time.monotonic()
+        with pytest.raises(DeadlineExceeded), blocking.deadline_after(1.0):
+            await database.looking_up(expensive)
+        if local:
+            assert threads[0] == loop_thread and threads[1] != loop_thread, threads
+        return time.monotonic() - started
+
+    try:
+        assert asyncio.run(scenario()) < 4
+    finally:
+        database.dispose()
 
 
 def test_postgres_bounds_every_statement(engine: Engine, database_url: str) -> None:

@@ -6,6 +6,7 @@ own, as another process or the CLI would) and expect the very next request to se
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -15,8 +16,7 @@ import pytest
 from sqlalchemy import Engine, text
 from starlette.testclient import TestClient
 
-from modelshelf.auth.principal import CLI
-from modelshelf.auth.tokens import token_hash
+from modelshelf.auth.principal import CLI, Principal
 from modelshelf.errors import Unauthenticated
 from modelshelf.services import accounts
 from modelshelf.services.authn import Authenticator
@@ -103,18 +103,21 @@ def test_a_change_through_the_api_is_seen_on_the_next_request(
     assert anonymous.get(MODELS, headers=headers).status_code == 401
 
 
+def _principal(authenticator: Authenticator, token: str) -> Principal:
+    return asyncio.run(authenticator.authenticate(f"Bearer {token}"))
+
+
 def test_expiry_needs_no_write_to_take_effect(engine: Engine, member_token: str) -> None:
     database = Database(engine)
     authenticator = Authenticator(database)
-    digest = token_hash(member_token)
-    assert authenticator.principal(digest).name == "pat"
+    assert _principal(authenticator, member_token).name == "pat"
     soon = time.time_ns() // 1_000_000 + 1500
     with database.write() as conn:
         conn.sql.execute(text(f"UPDATE api_token SET expire_time = {soon} WHERE name = 'laptop'"))
-    assert authenticator.principal(digest).name == "pat"
+    assert _principal(authenticator, member_token).name == "pat"
     time.sleep(1.6)
     with pytest.raises(Unauthenticated):
-        authenticator.principal(digest)
+        _principal(authenticator, member_token)
     database.dispose()
 
 
@@ -122,7 +125,6 @@ def test_a_use_is_written_once_a_minute(engine: Engine, member_token: str) -> No
     """The first request writes the token's last use; the next ones within the minute write nothing."""
     database = Database(engine)
     authenticator = Authenticator(database)
-    digest = token_hash(member_token)
 
     def last_used() -> int | None:
         with database.read() as conn:
@@ -130,11 +132,11 @@ def test_a_use_is_written_once_a_minute(engine: Engine, member_token: str) -> No
             return None if value is None else int(value)
 
     before = time.time_ns() // 1_000_000
-    authenticator.principal(digest)
+    _principal(authenticator, member_token)
     first = last_used()
     assert first is not None and first >= before
     for _ in range(5):
-        authenticator.principal(digest)
+        _principal(authenticator, member_token)
     assert last_used() == first
     database.dispose()
 
@@ -151,7 +153,7 @@ def test_a_locked_database_does_not_hold_up_the_use_record(engine: Engine, membe
     with closing(sqlite3.connect(path, isolation_level=None)) as holder:
         holder.execute("BEGIN IMMEDIATE")
         started = time.monotonic()
-        assert authenticator.principal(token_hash(member_token)).name == "pat"
+        assert _principal(authenticator, member_token).name == "pat"
         assert time.monotonic() - started < 1.0
         holder.execute("ROLLBACK")
     database.dispose()

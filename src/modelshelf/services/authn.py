@@ -45,8 +45,8 @@ def credential(header: str | None) -> str:
 class Authenticator:
     """Turns Authorization headers into principals, for every request of one app.
 
-    Each request looks its token up by hash with one indexed query, on a worker thread of the database
-    (never on the event loop: on PostgreSQL it is a network round trip). Nothing is kept between
+    Each request looks its token up by hash with one indexed query (`Database.looking_up`: on the event
+    loop for SQLite's local file, on a worker thread for PostgreSQL). Nothing is kept between
     requests, so a revocation, a disabled user or a lost admin right made by any process is seen by the
     very next request, and no secret stays in memory longer than its request.
     """
@@ -56,16 +56,12 @@ class Authenticator:
 
     async def authenticate(self, header: str | None) -> Principal:
         digest = tokens.token_hash(credential(header))
-        return await self._database.pool.run(lambda: self.principal(digest))
-
-    def principal(self, digest: str) -> Principal:
-        """The principal of the live token with this hash (blocking: call it on a worker thread)."""
         now = time.time_ns() // 1_000_000
-        token = _unexpired(self._database.run(lambda s: accounts.live_token(s, digest), write=False), now)
+        token = _unexpired(await self._database.looking_up(lambda s: accounts.live_token(s, digest)), now)
         if token is None:
             raise Unauthenticated(INVALID)
         if token.last_used_time is None or now - token.last_used_time >= LAST_USED_RESOLUTION_MS:
-            self._record_use(token, now)
+            await self._database.pool.run(lambda: self._record_use(token, now))
         return _principal(token.id, token.user_id, token.user_name, token.scopes, bool(token.is_admin))
 
     def _record_use(self, token: accounts.LiveToken, now: int) -> None:

@@ -69,8 +69,8 @@ def _fetch(
     cache key on every call cost more than the query itself on SQLite; compiled once, the statement is
     sent as its SQL text with the request's parameters.
     """
-    sql, args = _compiled(conn.dialect, key, build, params)
-    return [dict(row) for row in conn.sql.exec_driver_sql(sql, args).mappings()]
+    names, rows = _execute_compiled(conn, key, build, params)
+    return [dict(zip(names, row, strict=True)) for row in rows]
 
 
 def fetch_first_compiled(
@@ -78,9 +78,31 @@ def fetch_first_compiled(
 ) -> tuple[Any, ...] | None:
     """The first row of a fixed-shape SELECT as a plain tuple (for the token lookup, which runs before
     every authenticated request)."""
+    _, rows = _execute_compiled(conn, key, build, params)
+    return tuple(rows[0]) if rows else None
+
+
+def _execute_compiled(
+    conn: Session, key: Hashable, build: Callable[[], Select[Any]], params: Mapping[str, Any]
+) -> tuple[list[str], list[Any]]:
+    """Column names and rows of a compiled fixed-shape SELECT, on the session's connection.
+
+    On SQLite the statement runs on that connection's driver cursor: SQLAlchemy's result machinery costs
+    four times the query itself there (51 of 65 µs for a get by id, profiled), and a local file has no
+    disconnects for SQLAlchemy to handle. On PostgreSQL it goes through SQLAlchemy, whose disconnect
+    handling (invalidating every pooled connection the server dropped) matters more than those
+    microseconds next to a network round trip.
+    """
     sql, args = _compiled(conn.dialect, key, build, params)
-    row = conn.sql.exec_driver_sql(sql, args).first()
-    return None if row is None else tuple(row)
+    if conn.dialect.name != "sqlite":
+        result = conn.sql.exec_driver_sql(sql, args)
+        return list(result.keys()), list(result.all())
+    cursor = conn.sql.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, args)
+        return [d[0] for d in cursor.description], cursor.fetchall()
+    finally:
+        cursor.close()
 
 
 def _compiled(

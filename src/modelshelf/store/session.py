@@ -32,15 +32,19 @@ T = TypeVar("T")
 # A SQLite statement checks its deadline every this many virtual-machine instructions (well under a
 # millisecond of work), so an expensive query stops soon after its time is up.
 PROGRESS_STEPS = 10_000
+LOOKUP_BUDGET_S = 0.02  # what a lookup may take on the event loop before it moves to a worker thread
 UNAVAILABLE = "the database is unavailable, try again later"
 
 
 class Session:
-    __slots__ = ("_database", "_sql", "_wait", "_write")
+    __slots__ = ("_borrowed", "_database", "_sql", "_wait", "_write")
 
-    def __init__(self, database: Database, *, write: bool, wait: bool = True) -> None:
+    def __init__(
+        self, database: Database, *, write: bool, wait: bool = True, borrowed: Connection | None = None
+    ) -> None:
         self._database = database
-        self._sql: Connection | None = None
+        self._sql: Connection | None = borrowed
+        self._borrowed = borrowed is not None  # the loop's own connection (Database.looking_up): kept
         self._write = write
         self._wait = wait
 
@@ -61,7 +65,7 @@ class Session:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._sql is None:
+        if self._sql is None or self._borrowed:
             return
         try:
             if self._write and exc is None:
@@ -85,6 +89,8 @@ class Database:
         self._pool: blocking.ThreadPool | None = None
         self._reader = engine if self._sqlite else engine.execution_options(isolation_level="AUTOCOMMIT")
         self._file = database_file(engine)
+        self._driver_errors: Any = engine.dialect.loaded_dbapi
+        self._looker: Connection | None = None  # SQLite: the event loop's own connection, for lookups
 
     # --- in the calling thread -------------------------------------------------------------------------
 
@@ -103,6 +109,38 @@ class Database:
         if self._pool is None:
             self._pool = blocking.ThreadPool(self.threads, "modelshelf-db")
         return self._pool
+
+    async def looking_up(self, work: Callable[[Session], T]) -> T:
+        """`work`, a lookup through a unique index (a get by id, a find by name, a token): bounded work.
+
+        On SQLite, a local file, it runs right here on the event loop, on a connection kept for the loop:
+        it cannot wait for a lock (busy timeout 0; in WAL mode readers do not wait for writers anyway)
+        and a progress handler stops it after LOOKUP_BUDGET_S. If either happens it runs again on a worker
+        thread, within the request's deadline. A hop to a thread costs ~100 µs here, more than the
+        lookup itself. On PostgreSQL every statement is a network round trip: it is `reading`.
+        """
+        if not self._sqlite:
+            return await self.reading(work)
+        connection = self._loop_connection()
+        driver: Any = connection.connection.driver_connection
+        stop = time.monotonic() + LOOKUP_BUDGET_S
+        driver.set_progress_handler(lambda: time.monotonic() > stop, PROGRESS_STEPS)
+        try:
+            with Session(self, write=False, borrowed=connection) as session:
+                return work(session)
+        except (OperationalError, self._driver_errors.OperationalError):  # locked, or over its budget
+            return await self.reading(work)
+        finally:
+            driver.set_progress_handler(None, 0)
+
+    def _loop_connection(self) -> Connection:
+        if self._looker is None or self._looker.invalidated or self._looker.closed:
+            connection = self.engine.connect()
+            connection.execution_options(**{READ: True})
+            connection.exec_driver_sql("PRAGMA busy_timeout = 0")
+            connection.connection.info["busy_timeout"] = 0  # what store.engine compares with
+            self._looker = connection
+        return self._looker
 
     async def reading(self, work: Callable[[Session], T]) -> T:
         """`work` in a read session on a worker thread, within the current deadline."""
@@ -128,6 +166,10 @@ class Database:
                 if isinstance(exc, OperationalError):
                     raise Unavailable(UNAVAILABLE) from exc
                 raise
+            except self._driver_errors.OperationalError as exc:  # from a driver cursor (repository)
+                if blocking.expired():
+                    raise DeadlineExceeded(blocking.LATE) from exc
+                raise Unavailable(UNAVAILABLE) from exc
             except Unavailable as exc:
                 if blocking.expired() and not isinstance(exc, DeadlineExceeded):
                     raise DeadlineExceeded(blocking.LATE) from exc
@@ -158,6 +200,9 @@ class Database:
         return connection
 
     def dispose(self) -> None:
+        if self._looker is not None:
+            self._looker.close()
+            self._looker = None
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None

@@ -108,11 +108,8 @@ class KubeflowAPI:
     def get_handler(self, entity: Entity, param: str) -> Handler:
         async def handler(request: Request) -> Response:
             id_ = params.path_id(request, param)
-
-            def work(conn: Session) -> Response:
-                return self.one(entity, records.must_get(conn, entity, id_))
-
-            return await self.database.reading(work)
+            row = await self.database.looking_up(lambda s: records.must_get(s, entity, id_))
+            return self.one(entity, row)
 
         return handler
 
@@ -159,10 +156,7 @@ class KubeflowAPI:
 
     def find_handler(self, entity: Entity, fetch: Callable[[Session, Request], Row]) -> Handler:
         async def handler(request: Request) -> Response:
-            def work(conn: Session) -> Response:
-                return self.one(entity, fetch(conn, request))
-
-            return await self.database.reading(work)
+            return self.one(entity, await self.database.looking_up(lambda s: fetch(s, request)))
 
         return handler
 
@@ -206,14 +200,10 @@ class KubeflowAPI:
 
     async def get_artifact(self, request: Request) -> Response:
         id_ = params.path_id(request)
-
-        def work(conn: Session) -> Response:
-            row = records.get(conn, ANY_ARTIFACT, id_)
-            if row is None:
-                raise NotFound(f"artifact with id {id_} not found")
-            return self.one(ANY_ARTIFACT, row)
-
-        return await self.database.reading(work)
+        row = await self.database.looking_up(lambda s: records.get(s, ANY_ARTIFACT, id_))
+        if row is None:
+            raise NotFound(f"artifact with id {id_} not found")
+        return self.one(ANY_ARTIFACT, row)
 
     async def upsert_version_artifact(self, request: Request) -> Response:
         version_id = params.path_id(request, "version_id")
