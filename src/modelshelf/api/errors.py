@@ -10,7 +10,6 @@ raises into that face's answer.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from http import HTTPStatus
@@ -69,18 +68,17 @@ class Face:
                 # Refused wherever it is, as upstream does: no parameter means a NUL, and none can store one.
                 return self.error(400, "the query string contains a NUL character")
             try:
+                # Every wait below is bounded by this deadline where it happens (the worker pool, SQLite's
+                # busy timeout and progress handler, PostgreSQL's statement timeout, the server's body
+                # timeout), so no timer around the whole handler is needed.
                 with blocking.deadline_after(timeout):
-                    async with asyncio.timeout(timeout):
-                        return await handler(request)
+                    return await handler(request)
             except errors.RegistryError as exc:
                 if isinstance(exc, errors.Unavailable):
                     log.warning("%s %s: %s", request.method, request.url.path, _cause(exc))
                     if exc.__cause__ is not None:
                         count_database_error(request.scope, exc.__cause__)
                 return self.error(self.status_of(exc), str(exc))
-            except TimeoutError:
-                log.warning("%s %s: over its %g s deadline", request.method, request.url.path, timeout)
-                return self.error(503, blocking.LATE)
             except OperationalError as exc:
                 log.warning("%s %s: database unavailable: %s", request.method, request.url.path, _cause(exc))
                 count_database_error(request.scope, exc)

@@ -115,8 +115,8 @@ def _compiled(
         order = tuple(statement.positiontup or ()) if statement.positional else None
         compiled = _COMPILED[(dialect.name, key)] = (str(statement), order, dict(statement.params))
     sql, order, defaults = compiled
-    values = {**defaults, **params} if defaults else dict(params)
-    return sql, values if order is None else tuple([values[name] for name in order])
+    values = {**defaults, **params} if defaults else params
+    return sql, dict(values) if order is None else tuple([values[name] for name in order])
 
 
 def get(conn: Session, entity: Entity | Table, id_: int) -> Row | None:

@@ -15,6 +15,7 @@ the server's statement timeout (set per connection in store.engine) does the sam
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from types import TracebackType
@@ -91,6 +92,7 @@ class Database:
         self._file = database_file(engine)
         self._driver_errors: Any = engine.dialect.loaded_dbapi
         self._looker: Connection | None = None  # SQLite: the event loop's own connection, for lookups
+        self._lookup_stop = math.inf  # when the lookup running on it must stop
 
     # --- in the calling thread -------------------------------------------------------------------------
 
@@ -122,16 +124,14 @@ class Database:
         if not self._sqlite:
             return await self.reading(work)
         connection = self._loop_connection()
-        driver: Any = connection.connection.driver_connection
-        stop = time.monotonic() + LOOKUP_BUDGET_S
-        driver.set_progress_handler(lambda: time.monotonic() > stop, PROGRESS_STEPS)
+        self._lookup_stop = time.monotonic() + LOOKUP_BUDGET_S
         try:
             with Session(self, write=False, borrowed=connection) as session:
                 return work(session)
         except (OperationalError, self._driver_errors.OperationalError):  # locked, or over its budget
             return await self.reading(work)
         finally:
-            driver.set_progress_handler(None, 0)
+            self._lookup_stop = math.inf
 
     def _loop_connection(self) -> Connection:
         if self._looker is None or self._looker.invalidated or self._looker.closed:
@@ -139,6 +139,8 @@ class Database:
             connection.execution_options(**{READ: True})
             connection.exec_driver_sql("PRAGMA busy_timeout = 0")
             connection.connection.info["busy_timeout"] = 0  # what store.engine compares with
+            driver: Any = connection.connection.driver_connection
+            driver.set_progress_handler(lambda: time.monotonic() > self._lookup_stop, PROGRESS_STEPS)
             self._looker = connection
         return self._looker
 
@@ -201,7 +203,7 @@ class Database:
 
     def dispose(self) -> None:
         if self._looker is not None:
-            self._looker.close()
+            self._looker.invalidate()  # its busy timeout and progress handler are not for the pool
             self._looker = None
         if self._pool is not None:
             self._pool.shutdown()
