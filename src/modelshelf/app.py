@@ -10,11 +10,12 @@ from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
+from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from modelshelf.api import admin, kubeflow, system
 from modelshelf.api.access import Gate, LoopbackOnly
-from modelshelf.api.errors import handle_disconnect, handle_http, handle_unexpected
+from modelshelf.api.errors import face_of, handle_disconnect, handle_http, handle_unexpected
 from modelshelf.api.router import PrefixRouter
 from modelshelf.observability.metrics import Metrics
 from modelshelf.observability.requests import RequestObserver
@@ -88,3 +89,9 @@ class _Observed(Starlette):
     def build_middleware_stack(self) -> ASGIApp:
         inner = super().build_middleware_stack()
         return RequestObserver(inner, metrics=self._metrics, access_log=self._access_log)
+
+
+def error_response(app: Starlette, path: str, status: int, message: str) -> Response:
+    """An error answer for `path` in the format of the face it belongs to, for what answers outside the
+    faces' own handlers (the HTTP server's body deadline)."""
+    return face_of(app, path).error(status, message)

@@ -138,6 +138,10 @@ class ThreadPool:
     def _finished(self) -> None:
         self._running -= 1
 
-    def shutdown(self) -> None:
-        """Stop taking calls; queued ones are dropped and running ones finish on their own."""
+    def shutdown(self, wait: float = 0.0) -> None:
+        """Stop taking calls and drop the queued ones; give the running ones up to `wait` seconds to end
+        (each bounds itself by its deadline; one stuck on a frozen database is left behind)."""
         self._executor.shutdown(wait=False, cancel_futures=True)
+        until = time.monotonic() + wait
+        while self._running > 0 and time.monotonic() < until:
+            time.sleep(0.01)

@@ -17,7 +17,8 @@ Who enforces what:
   connections over the cap wait in the kernel's listen backlog, holding no descriptor of this process,
   until a slot frees.
 - stalled body (`body_timeout`): granian has no such timeout, so `BodyDeadline` below, an ASGI
-  middleware, ends the request with 408 and closes the connection.
+  middleware, ends the request with 408 (in the format of the face the path belongs to) and closes the
+  connection.
 - SIGTERM (`shutdown_timeout`): granian stops accepting, closes idle connections, lets requests already
   received finish. A body still stalled a second before the deadline is ended with 408 by
   `BodyDeadline`, so the app shuts down in order; a handler still running at the deadline is cancelled
@@ -29,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from collections.abc import Callable
 from typing import Any
 
 import uvloop
@@ -36,6 +38,7 @@ from granian.constants import HTTPModes, Interfaces
 from granian.http import HTTP1Settings
 from granian.log import LogLevels
 from granian.server.embed import Server
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modelshelf.settings import Settings
@@ -53,13 +56,18 @@ GRANIAN_LOGGING: dict[str, Any] = {
 }
 
 
-def run(app: ASGIApp, settings: Settings, *, access_log: bool = False) -> int:
-    """Serve `app` on settings.host:settings.port until SIGTERM or SIGINT; the exit status."""
-    return uvloop.run(_serve(app, settings, access_log))
+# (path, status, message) -> the error response of the face that serves `path`
+ErrorResponse = Callable[[str, int, str], Response]
 
 
-async def _serve(app: ASGIApp, settings: Settings, access_log: bool) -> int:
-    body_deadline = BodyDeadline(app, settings.body_timeout)
+def run(app: ASGIApp, settings: Settings, *, errors: ErrorResponse, access_log: bool = False) -> int:
+    """Serve `app` on settings.host:settings.port until SIGTERM or SIGINT; the exit status. `errors`
+    writes the answers this layer gives itself (408) in the format of the face a path belongs to."""
+    return uvloop.run(_serve(app, settings, errors, access_log))
+
+
+async def _serve(app: ASGIApp, settings: Settings, errors: ErrorResponse, access_log: bool) -> int:
+    body_deadline = BodyDeadline(app, settings.body_timeout, errors)
     server = Server(
         body_deadline,
         address=settings.host,
@@ -109,9 +117,10 @@ class BodyDeadline:
     for a disconnect, which may last as long as the response does.
     """
 
-    def __init__(self, app: ASGIApp, seconds: float) -> None:
+    def __init__(self, app: ASGIApp, seconds: float, errors: ErrorResponse) -> None:
         self.app = app
         self.seconds = seconds
+        self.errors = errors
         self._cutoff: float | None = None  # loop time by which every wait ends: set at shutdown
         self._waits: set[asyncio.Timeout] = set()
 
@@ -163,16 +172,6 @@ class BodyDeadline:
             if not stalled:
                 raise
         if stalled and not response_started:
-            body = b"request body not received in time"
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 408,
-                    "headers": [
-                        (b"content-type", b"text/plain; charset=utf-8"),
-                        (b"connection", b"close"),
-                        (b"content-length", str(len(body)).encode()),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
+            response = self.errors(scope["path"], 408, "the request body did not arrive in time")
+            response.headers["Connection"] = "close"
+            await response(scope, receive, send)

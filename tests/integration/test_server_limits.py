@@ -158,6 +158,10 @@ def test_a_body_that_never_arrives_gets_408_after_the_body_timeout(tmp_path: Pat
         assert healthz(served) == OK
         took, received = seconds_until_closed(sock)
         assert received.startswith(b"HTTP/1.1 408"), received
+        # In the format of the face the path belongs to (a Kubeflow POST here).
+        assert received.partition(b"\r\n\r\n")[2] == (
+            b'{"code":"Request Timeout","message":"the request body did not arrive in time"}'
+        ), received
         assert 0.5 < took < 5
         assert healthz(served) == OK
 

@@ -3,8 +3,8 @@ a frozen PostgreSQL server, `/healthz` and a GET by id answer at once, the waiti
 its deadline, and afterwards nothing acknowledged is missing.
 
 Each test runs a real `modelshelf serve` process with a 2-second request deadline. The issue's target
-is 100 ms for the probes; on this shared two-core machine the tests allow QUICK_S, still far below the
-stalls of 5 to 53 seconds that they guard against.
+is 100 ms for the probes: the tests hold the median of several tries to it, and every try to QUICK_S (a
+shared two-core machine has hiccups), still far below the stalls of 5 to 53 seconds they guard against.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import contextlib
 import os
 import secrets
 import signal
+import statistics
 import subprocess
 import sys
 import threading
@@ -32,9 +33,11 @@ from sqlalchemy import Engine, text
 from modelshelf import blocking
 from modelshelf.errors import DeadlineExceeded
 from modelshelf.services import models
+from modelshelf.store.engine import connect
 from modelshelf.store.session import Database, Session
 from tests.fixtures.serve import Server, call, serving
 
+TARGET_S = 0.1
 QUICK_S = 1.0
 DEADLINE_S = 2.0
 MODELS = "/api/model_registry/v1/registered_models"
@@ -54,12 +57,16 @@ class Live:
         return time.monotonic() - started, status, answer
 
     def assert_responsive(self, model_id: str, rounds: int = 5) -> None:
-        """`/healthz` and a GET by id, each answered within QUICK_S, `rounds` times."""
-        for _ in range(rounds):
-            took, status, _ = self.timed("/healthz")
-            assert status == 200 and took < QUICK_S, f"/healthz took {took:.3f} s"
-            took, status, body = self.timed(f"{MODELS}/{model_id}")
-            assert status == 200 and took < QUICK_S, f"GET by id took {took:.3f} s: {status} {body}"
+        """`/healthz` and a GET by id answered `rounds` times each: the median within the issue's 100 ms,
+        every one within QUICK_S."""
+        for path in ("/healthz", f"{MODELS}/{model_id}"):
+            times = []
+            for _ in range(rounds):
+                took, status, body = self.timed(path)
+                assert status == 200, (path, status, body)
+                times.append(took)
+            print(f"{path}: median {statistics.median(times) * 1000:.1f} ms, max {max(times) * 1000:.1f} ms")
+            assert statistics.median(times) < TARGET_S and max(times) < QUICK_S, (path, times)
 
 
 @pytest.fixture
@@ -179,9 +186,10 @@ def test_the_deadline_interrupts_an_expensive_sqlite_statement(engine: Engine) -
     database.dispose()
 
 
-def test_lookups_run_on_the_loop_only_while_they_are_cheap(engine: Engine) -> None:
+def test_lookups_run_on_the_loop_only_while_they_are_cheap(database_url: str) -> None:
     """On SQLite a lookup runs on the event loop's thread; one that turns out expensive is stopped there
     within LOOKUP_BUDGET_S and runs again on a worker thread, within the request's deadline."""
+    engine = connect(database_url, statement_timeout=1.0)  # PostgreSQL's bound on the worker's statement
     database = Database(engine)
     endless = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
     threads: list[int] = []
@@ -210,14 +218,12 @@ def test_lookups_run_on_the_loop_only_while_they_are_cheap(engine: Engine) -> No
     try:
         assert asyncio.run(scenario()) < 4
     finally:
-        database.dispose()
+        database.dispose()  # waits for the worker still running the endless query, until its timeout
 
 
 def test_postgres_bounds_every_statement(engine: Engine, database_url: str) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite statements are bounded by the progress handler (previous test)")
-    from modelshelf.store.engine import connect
-
     bounded = connect(database_url, statement_timeout=0.5)
     database = Database(bounded)
     started = time.monotonic()

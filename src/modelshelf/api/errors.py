@@ -114,6 +114,12 @@ def code_message(status: int, message: str) -> bytes:
 PLAIN = Face("plain", _detail)
 
 
+def face_of(app: object, path: str) -> Face:
+    """The face that answers errors for `path`: the one whose prefix it is under, else PLAIN."""
+    face_for = getattr(getattr(app, "router", None), "face_for", None)
+    return (face_for(path) if face_for else None) or PLAIN
+
+
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
     """The app's last resort, outside every face's guard (a middleware failed): a logged 500."""
     log.exception("unexpected error on %s %s", request.method, request.url.path)
@@ -123,8 +129,7 @@ async def handle_unexpected(request: Request, exc: Exception) -> Response:
 async def handle_http(request: Request, exc: Exception) -> Response:
     """404 and 405 for paths outside every API face (Starlette's router raises them)."""
     assert isinstance(exc, HTTPException)
-    face_for = getattr(request.app.router, "face_for", None)
-    face = (face_for(request.url.path) if face_for else None) or PLAIN
+    face = face_of(request.app, request.url.path)
     if exc.status_code == 404:
         response = face.error(404, f"no operation at {errors.shown(request.url.path)}")
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import ipaddress
 import sys
 
@@ -142,7 +143,7 @@ def is_loopback(host: str) -> bool:
 
 def _serve(settings: Settings, *, migrate_first: bool) -> int:
     from modelshelf import server
-    from modelshelf.app import create_app
+    from modelshelf.app import create_app, error_response
     from modelshelf.observability import logs
 
     logs.configure(settings)
@@ -170,7 +171,7 @@ def _serve(settings: Settings, *, migrate_first: bool) -> int:
             flush=True,
         )
     app = create_app(settings, engine)
-    return server.run(app, settings)
+    return server.run(app, settings, errors=functools.partial(error_response, app))
 
 
 def _bootstrap(engine: Engine, settings: Settings) -> None:

@@ -33,6 +33,7 @@ T = TypeVar("T")
 # A SQLite statement checks its deadline every this many virtual-machine instructions (well under a
 # millisecond of work), so an expensive query stops soon after its time is up.
 PROGRESS_STEPS = 10_000
+DISPOSE_WAIT_S = 5.0  # how long closing the database waits for calls still running
 LOOKUP_BUDGET_S = 0.02  # what a lookup may take on the event loop before it moves to a worker thread
 UNAVAILABLE = "the database is unavailable, try again later"
 
@@ -206,7 +207,9 @@ class Database:
             self._looker.invalidate()  # its busy timeout and progress handler are not for the pool
             self._looker = None
         if self._pool is not None:
-            self._pool.shutdown()
+            # Calls still running hold pooled connections: let them end (their deadlines bound them) and
+            # give their connections back before the pool is closed.
+            self._pool.shutdown(wait=DISPOSE_WAIT_S)
             self._pool = None
         self.engine.dispose()
 
