@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import weakref
 from dataclasses import dataclass
@@ -116,7 +117,10 @@ def _sqlite_begin(conn: Connection) -> None:
     elif left is None:
         timeout = BUSY_TIMEOUT_MS
     else:
-        timeout = max(1, int(left * 1000))
+        # Rounded up to a whole second, so that requests under the same deadline setting leave the
+        # connection's timeout as it is (a PRAGMA cost a tenth of a create). The wait may end up to a
+        # second late; a write past its deadline is rolled back anyway (store.session).
+        timeout = math.ceil(left) * 1000 if left > 1 else max(1, int(left * 1000))
     info = conn.connection.info
     if info.get("busy_timeout", BUSY_TIMEOUT_MS) != timeout:
         conn.exec_driver_sql(f"PRAGMA busy_timeout={timeout}")
