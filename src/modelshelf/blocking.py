@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -77,6 +78,7 @@ class ThreadPool:
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=name)
         self._running = 0
         self._queued = 0
+        self._counting = threading.Lock()  # the counters change on the loop and on worker threads
 
     @property
     def running(self) -> int:
@@ -92,7 +94,8 @@ class ThreadPool:
         """`call()` on a worker thread, in a copy of this context; DeadlineExceeded once the deadline
         passes (the call is dropped if it had not started, and left to finish if it had)."""
         context = contextvars.copy_context()
-        self._queued += 1
+        with self._counting:
+            self._queued += 1
 
         def work() -> T:
             self._moved_to_running()
@@ -125,18 +128,19 @@ class ThreadPool:
     def _drop(self, submitted: Future[T]) -> bool:
         """Cancel a call that has not started; True when it never will (cancel() says so)."""
         if submitted.cancel():
-            self._queued -= 1
+            with self._counting:
+                self._queued -= 1
             return True
         return False
 
     def _moved_to_running(self) -> None:
-        # Counters are touched from worker threads; `+=` on an int attribute is not atomic, but these are
-        # gauges for /metrics, where a rare lost update is harmless and a lock on every call is not.
-        self._queued -= 1
-        self._running += 1
+        with self._counting:
+            self._queued -= 1
+            self._running += 1
 
     def _finished(self) -> None:
-        self._running -= 1
+        with self._counting:
+            self._running -= 1
 
     def shutdown(self, wait: float = 0.0) -> None:
         """Stop taking calls and drop the queued ones; give the running ones up to `wait` seconds to end
