@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from http import HTTPStatus
 
 import orjson
-from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, HTTPConnection, Request
 from starlette.responses import Response
@@ -38,7 +37,6 @@ STATUSES: list[tuple[type[Exception], int]] = [
     (errors.Forbidden, 403),
     (errors.Unavailable, 503),
 ]
-UNAVAILABLE = "the database is unavailable, try again later"
 
 
 class Face:
@@ -59,8 +57,8 @@ class Face:
 
     def guard(self, handler: Handler, *, timeout: float) -> Handler:
         """`handler`, given `timeout` seconds in all (database waits included), with every failure
-        answered in this face's format: a domain error by its status, a deadline or an unreachable
-        database by 503, anything unexpected by a logged 500."""
+        answered in this face's format: a domain error by its status (store.session turns a deadline or
+        an unreachable database into one, 503), anything unexpected by a logged 500."""
 
         async def endpoint(request: Request) -> Response:
             query = request.scope["query_string"]
@@ -79,10 +77,6 @@ class Face:
                     if exc.__cause__ is not None:
                         count_database_error(request.scope, exc.__cause__)
                 return self.error(self.status_of(exc), str(exc))
-            except OperationalError as exc:
-                log.warning("%s %s: database unavailable: %s", request.method, request.url.path, _cause(exc))
-                count_database_error(request.scope, exc)
-                return self.error(503, UNAVAILABLE)
             except ClientDisconnect:
                 raise  # nobody to answer: the app's handle_disconnect notes it
             except Exception:

@@ -129,10 +129,11 @@ class Database:
         try:
             with Session(self, write=False, borrowed=connection) as session:
                 return work(session)
-        except (OperationalError, self._driver_errors.OperationalError):  # locked, or over its budget
-            return await self.reading(work)
+        except (OperationalError, self._driver_errors.OperationalError):
+            pass  # locked, or over its budget: once more on a worker thread, below
         finally:
             self._lookup_stop = math.inf
+        return await self.reading(work)
 
     def _loop_connection(self) -> Connection:
         if self._looker is None or self._looker.invalidated or self._looker.closed:
@@ -161,23 +162,26 @@ class Database:
             try:
                 with Session(self, write=write, wait=wait) as session:
                     return work(session)
-            except DBAPIError as exc:
-                if blocking.expired():
-                    raise DeadlineExceeded(blocking.LATE) from exc
-                if exc.connection_invalidated and not write and attempt == 1:
+            except (DBAPIError, self._driver_errors.OperationalError, Unavailable) as exc:
+                dropped = isinstance(exc, DBAPIError) and exc.connection_invalidated
+                if dropped and not write and attempt == 1 and not blocking.expired():
                     continue
-                if isinstance(exc, OperationalError):
-                    raise Unavailable(UNAVAILABLE) from exc
-                raise
-            except self._driver_errors.OperationalError as exc:  # from a driver cursor (repository)
-                if blocking.expired():
-                    raise DeadlineExceeded(blocking.LATE) from exc
-                raise Unavailable(UNAVAILABLE) from exc
-            except Unavailable as exc:
-                if blocking.expired() and not isinstance(exc, DeadlineExceeded):
-                    raise DeadlineExceeded(blocking.LATE) from exc
-                raise
+                domain = self._domain_error(exc)
+                if domain is exc:
+                    raise
+                raise domain from exc
         raise AssertionError("unreachable")
+
+    def _domain_error(self, exc: Exception) -> Exception:
+        """What a database failure means to the request: its deadline passed, or the database is
+        unavailable; any other error (a bug) stays what it is."""
+        if isinstance(exc, DeadlineExceeded):
+            return exc
+        if blocking.expired():
+            return DeadlineExceeded(blocking.LATE)
+        if isinstance(exc, (OperationalError, self._driver_errors.OperationalError)):
+            return Unavailable(UNAVAILABLE)
+        return exc
 
     # --- connections -------------------------------------------------------------------------------------
 
