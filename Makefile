@@ -10,7 +10,7 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed-runtime: pyproject.toml | $(VENV)/bin/python
-	$(PIP) install -e '.[postgres]'
+	$(PIP) install -e '.[postgres,s3,azure,gcs]'
 	@touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python

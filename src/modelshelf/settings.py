@@ -21,7 +21,15 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self, get_args, get_origin
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import ErrorDetails
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -118,6 +126,81 @@ class Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
+GitScheme = Literal["https", "ssh", "git", "file", "http"]
+# "git" (unauthenticated, unencrypted) and "file" (the server's own disk) only where the operator lists them.
+DEFAULT_GIT_SCHEMES: tuple[GitScheme, ...] = ("https", "ssh")
+STORAGE_SCHEMES = ("s3", "azure", "gs", "http", "https")
+SECRET = Field(None, repr=False)  # a secret's value is in no repr and no error message
+
+
+class GitRewrite(Section):
+    """Like git's `url.<to>.insteadOf <prefix>`: a repository URL that starts with `prefix` is fetched from
+    `to` + the rest. Written by the operator, so `to` may use any scheme (file:// included)."""
+
+    prefix: str = Field(min_length=1)
+    to: str = Field(min_length=1)
+
+
+class GitCredential(Section):
+    """How to authenticate to one Git host: a username and password (or token) over HTTPS, or an SSH key."""
+
+    host: str = Field(min_length=1, pattern=r"^[A-Za-z0-9.-]+(:[0-9]+)?$")
+    username: OptionalText = None
+    password: OptionalText = SECRET
+    ssh_key: Annotated[Path | None, BeforeValidator(lambda v: None if v == "" else _path(v))] = None
+
+    @model_validator(mode="after")
+    def _one_method(self) -> Self:
+        if (self.password is None) == (self.ssh_key is None):
+            raise ValueError("give either password (with username) or ssh_key")
+        return self
+
+
+class GitSettings(Section):
+    schemes: list[GitScheme] = Field(default_factory=lambda: list(DEFAULT_GIT_SCHEMES), min_length=1)
+    fetch_timeout: Duration = Field(120.0, gt=0)
+    refresh_interval: Duration = Field(600.0, ge=0)  # 0: no periodic refresh
+    rewrite: list[GitRewrite] = Field(default_factory=list)
+    credentials: list[GitCredential] = Field(default_factory=list)
+
+
+class StorageSettings(Section):
+    """Credentials and endpoint for the DVC remotes whose URL starts with `url` (the longest match wins)."""
+
+    url: str = Field(min_length=1)
+    endpoint_url: OptionalText = None
+    region: OptionalText = None
+    access_key_id: OptionalText = None
+    secret_access_key: OptionalText = SECRET
+    session_token: OptionalText = SECRET
+    connection_string: OptionalText = SECRET
+    account_name: OptionalText = None
+    account_key: OptionalText = SECRET
+    credentials_file: Annotated[Path | None, BeforeValidator(lambda v: None if v == "" else _path(v))] = None
+
+    @field_validator("url")
+    @classmethod
+    def _storage_url(cls, url: str) -> str:
+        scheme = url.partition("://")[0].lower() if "://" in url else ""
+        if scheme not in STORAGE_SCHEMES:
+            raise ValueError(
+                "expected a remote URL such as s3://bucket, azure://container, gs://bucket or https://host/path"
+            )
+        return url
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint(cls, url: str | None) -> str | None:
+        if url is not None and not re.match(r"^https?://[^/\s]+", url):
+            raise ValueError("expected an http:// or https:// URL")
+        return url
+
+
+class SigningSettings(Section):
+    # SigV4, GCS V4 and SAS all allow at most 7 days.
+    expires_in: Duration = Field(3600.0, ge=1, le=7 * 24 * 3600)
+
+
 class Settings(Section):
     data_dir: DirPath = Path(".modelshelf")
     database_url: OptionalText = None  # default: the SQLite file inside data_dir
@@ -143,6 +226,25 @@ class Settings(Section):
     shutdown_timeout: Duration = Field(30.0, ge=0)
     # How long `serve` and `db upgrade` wait for another process that is migrating the same database.
     migration_lock_timeout: Duration = Field(60.0, gt=0)
+    # Git models (the DVC Studio face): the base of project URLs, then the [git], [[storage]] and [signing]
+    # tables, which only the configuration file can set.
+    public_url: OptionalText = None  # default: http://<host>:<port>
+    git: GitSettings = Field(default_factory=lambda: GitSettings.model_validate({}))
+    storage: list[StorageSettings] = Field(default_factory=list)
+    signing: SigningSettings = Field(default_factory=lambda: SigningSettings.model_validate({}))
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, url: str | None) -> str | None:
+        if url is not None and not re.fullmatch(r"https?://[^/\s?#]+(/[^\s?#]*)?", url):
+            raise ValueError(
+                "expected an http:// or https:// URL without a query, such as https://models.example.com"
+            )
+        return url.rstrip("/") if url else url
+
+    @property
+    def effective_public_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
 
     @field_validator("database_url")
     @classmethod

@@ -6,10 +6,11 @@ here depends on (or changes) the process environment.
 
 from __future__ import annotations
 
+import typing
 from pathlib import Path
 
 import pytest
-from pydantic import Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from modelshelf.settings import Section, Settings, SettingsError, load_settings
 
@@ -59,6 +60,16 @@ def test_defaults_are_the_documented_ones_and_construction_reads_no_environment(
         "body_timeout": 30.0,
         "shutdown_timeout": 30.0,
         "migration_lock_timeout": 60.0,
+        "public_url": None,
+        "git": {
+            "schemes": ["https", "ssh"],
+            "fetch_timeout": 120.0,
+            "refresh_interval": 600.0,
+            "rewrite": [],
+            "credentials": [],
+        },
+        "storage": [],
+        "signing": {"expires_in": 3600.0},
     }
     assert Settings().model_dump() == expected
     assert Settings().admin_token is None
@@ -112,6 +123,7 @@ def test_every_field_but_auth_is_read_from_its_variable(tmp_path: Path) -> None:
         "MODELSHELF_BODY_TIMEOUT": "7",
         "MODELSHELF_SHUTDOWN_TIMEOUT": "0",
         "MODELSHELF_MIGRATION_LOCK_TIMEOUT": "90s",
+        "MODELSHELF_PUBLIC_URL": "https://models.example.com/",
     }
     settings = load_settings(environ)
     assert settings.model_dump() == {
@@ -134,9 +146,13 @@ def test_every_field_but_auth_is_read_from_its_variable(tmp_path: Path) -> None:
         "body_timeout": 7.0,
         "shutdown_timeout": 0.0,
         "migration_lock_timeout": 90.0,
+        "public_url": "https://models.example.com",
+        "git": Settings().git.model_dump(),
+        "storage": [],
+        "signing": {"expires_in": 3600.0},
     }
     assert settings.admin_token == TOKEN
-    assert set(Settings.model_fields) - {"auth"} == {
+    assert set(Settings.model_fields) - {"auth", *SECTIONS} == {
         name.removeprefix("MODELSHELF_").lower() for name in environ
     }
 
@@ -281,8 +297,11 @@ def test_a_file_that_is_not_utf8(tmp_path: Path) -> None:
 def test_an_unknown_key_suggests_the_closest(tmp_path: Path) -> None:
     path = write(tmp_path, "prot = 8080\n")
     assert refused({}, path) == f"{path}: prot: unknown key (did you mean 'port'?)"
-    path = write(tmp_path, "[git]\nfetch_timeout = 3\n")
-    assert refused({}, path) == f"{path}: git: unknown key"
+    path = write(tmp_path, "[git]\nfetch_timout = 3\n")
+    assert refused({}, path) == f"{path}: git.fetch_timout: unknown key (did you mean 'fetch_timeout'?)"
+    path = write(tmp_path, '[[storage]]\nurl = "s3://b"\nsecret_key = "x"\n')
+    expected = "storage[0].secret_key: unknown key (did you mean 'secret_access_key'?)"
+    assert refused({}, path) == f"{path}: {expected}"
 
 
 def test_wrong_types_and_invalid_values(tmp_path: Path) -> None:
@@ -399,20 +418,74 @@ def test_a_database_password_is_redacted_in_errors_and_repr(tmp_path: Path) -> N
 # --- the documentation --------------------------------------------------------------------------------
 
 DOC = Path(__file__).parents[2] / "docs" / "configuration.md"
+SECTIONS = ("git", "storage", "signing")
+
+
+def _keys(name: str, parent: type[BaseModel]) -> list[str]:
+    """The dotted keys under the table (or array of tables) `name`, nested tables expanded."""
+    annotation = parent.model_fields[name].annotation
+    kind = typing.get_args(annotation)[0] if typing.get_origin(annotation) is list else annotation
+    if not (isinstance(kind, type) and issubclass(kind, BaseModel)):
+        return [name]
+    return [f"{name}.{key}" for field in kind.model_fields for key in _keys(field, kind)]
 
 
 def test_every_key_is_documented_with_its_variable_and_default() -> None:
     rows = [line.split(" | ") for line in DOC.read_text().splitlines() if line.startswith("| `")]
     documented = {row[0].strip("| `"): row for row in rows}
-    assert set(documented) == set(Settings.model_fields) - {"auth"}
-    for key, row in documented.items():
-        assert row[1] == f"`MODELSHELF_{key.upper()}`", row
+    top_level = {key for key in documented if "." not in key}
+    assert top_level == set(Settings.model_fields) - {"auth", *SECTIONS}
+    for key in top_level:
+        assert documented[key][1] == f"`MODELSHELF_{key.upper()}`", documented[key]
+    in_tables = {key.replace("[]", "") for key in documented if "." in key}
+    assert in_tables == {key for section in SECTIONS for key in _keys(section, Settings)}
 
 
 def test_the_example_file_loads(tmp_path: Path) -> None:
     example = DOC.read_text().split("## Example")[1].split("```toml\n")[1].split("```")[0]
-    environ = {"DB_PASSWORD": PASSWORD, "MODELSHELF_BOOTSTRAP_TOKEN": TOKEN}
+    environ = {
+        "DB_PASSWORD": PASSWORD,
+        "MODELSHELF_BOOTSTRAP_TOKEN": TOKEN,
+        "GITHUB_TOKEN": "ghp_example",
+        "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "secret-example",
+        "AZURE_STORAGE_CONNECTION_STRING": "AccountName=a;AccountKey=b",
+    }
     settings = load_settings(environ, write(tmp_path, example))
+    assert settings.git.credentials[0].password == "ghp_example"
+    assert [s.url for s in settings.storage] == ["s3://acme-models", "azure://acme-blobs"]
+    assert "secret-example" not in repr(settings) and "ghp_example" not in repr(settings)
     assert settings.database_url == f"postgresql://registry:{PASSWORD}@db.internal:5432/registry"
     assert (settings.host, settings.log_format, settings.max_header_bytes) == ("0.0.0.0", "json", 65536)
     assert settings.admin_token == TOKEN
+
+
+# --- Git models' tables -------------------------------------------------------------------------------
+
+
+def test_git_and_storage_tables_are_validated_with_their_key_named(tmp_path: Path) -> None:
+    credentials = '[[git.credentials]]\nhost = "github.com"\n'
+    cases = {
+        '[git]\nschemes = ["ftp"]': "git.schemes[0]: input should be 'https', 'ssh', 'git', 'file' or 'http'",
+        "[git]\nschemes = []": "git.schemes: list should have at least 1 item after validation, not 0",
+        '[git]\nfetch_timeout = "soon"': "git.fetch_timeout: expected a duration",
+        '[[git.rewrite]]\nprefix = "https://x/"': "git.rewrite[0].to: field required",
+        '{credentials}username = "u"': "git.credentials[0]: give either password",
+        '[[git.credentials]]\nhost = "git hub"\npassword = "p"': "git.credentials[0].host: string should",
+        '[[storage]]\nurl = "ftp://x"': "storage[0].url: expected a remote URL",
+        '[[storage]]\nurl = "s3://b"\nendpoint_url = "minio:9000"': "storage[0].endpoint_url: expected",
+        '[signing]\nexpires_in = "8d"': "signing.expires_in: expected a duration",
+        '[signing]\nexpires_in = "30d"': "signing.expires_in: expected a duration",
+        "[signing]\nexpires_in = 700000": "signing.expires_in: input should be less than or equal to 604800",
+        'public_url = "models.example.com"': "public_url: expected an http:// or https:// URL",
+    }
+    for text, expected in cases.items():
+        path = write(tmp_path, text.format(credentials=credentials) + "\n")
+        assert refused({}, path).startswith(f"{path}: {expected}"), text
+
+
+def test_a_storage_secret_is_never_shown_in_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[storage]]\nurl = "s3://b"\nsecret_access_key = 123\n')
+    message = refused({}, path)
+    assert message.startswith(f"{path}: storage[0].secret_access_key: input should be a valid string")
+    assert "123" not in message
