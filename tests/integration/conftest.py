@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
+from tests.fixtures.storage import azurite, moto_s3  # noqa: F401  (storage emulators, session-scoped)
 from tests.integration.kf import V1, artifact, model, ok, version
 from tests.integration.robustness import Registry, World
 
