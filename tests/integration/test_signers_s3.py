@@ -115,16 +115,18 @@ def test_fast_path_is_byte_identical_to_boto3(
 ) -> None:
     frozen = datetime(2026, 3, 4, 5, 6, 7)
     monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda *a, **k: frozen)
-    client = boto3.session.Session().client(
-        "s3",
-        region_name="eu-central-1",
-        endpoint_url=endpoint,
+    session = boto3.session.Session(
         aws_access_key_id="AKIDEXAMPLE",
         aws_secret_access_key="wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
         aws_session_token=token,
+    )
+    client = session.client(
+        "s3",
+        region_name="eu-central-1",
+        endpoint_url=endpoint,
         config=Config(signature_version="s3v4", s3={"addressing_style": "path" if endpoint else "virtual"}),
     )
-    signer = S3Signer("s3://bucket", client)
+    signer = S3Signer("s3://bucket", client, session.get_credentials())
     ours = signer.sign_many([f"s3://bucket/{key}" for key in KEYS], expires_in=1234)
     assert signer._buckets["bucket"].fast  # the probe's signature was reproduced, so no URL came from boto3
     theirs = [

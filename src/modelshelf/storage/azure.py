@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
+from modelshelf.errors import Unavailable
 from modelshelf.storage.base import check_under, sdk, split_bucket
 from modelshelf.storage.errors import MissingCredentials, ObjectUnavailable
 from modelshelf.storage.fetch import http_get
@@ -90,8 +91,13 @@ class AzureSigner:
         with self._lock:
             if self._delegation is None or self._delegation[1] < expiry:
                 key_expiry = max(now + DELEGATION_KEY_LIFE, expiry)
-                key = self._service.get_user_delegation_key(
-                    key_start_time=now - CLOCK_SKEW, key_expiry_time=key_expiry
-                )
+                try:
+                    key = self._service.get_user_delegation_key(
+                        key_start_time=now - CLOCK_SKEW, key_expiry_time=key_expiry
+                    )
+                except Exception as exc:  # Entra ID or the account unreachable, or no delegator role
+                    raise Unavailable(
+                        f"cannot get a user delegation key for {self._remote_url}: {type(exc).__name__}"
+                    ) from exc
                 self._delegation = (key, key_expiry)
             return self._delegation[0]

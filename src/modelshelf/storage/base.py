@@ -7,7 +7,6 @@ import importlib
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Protocol
-from urllib.parse import urlsplit
 
 from modelshelf.errors import shown
 from modelshelf.storage.errors import MissingSdk
@@ -51,7 +50,3 @@ def check_under(url: str, remote_url: str) -> None:
     """A signer signs only objects of its own remote; anything else is a caller's bug."""
     if not url.startswith(remote_url.rstrip("/") + "/"):
         raise ValueError(f"{shown(url)} is not an object of the remote {shown(remote_url)}")
-
-
-def host_of(url: str) -> str:
-    return urlsplit(url).netloc

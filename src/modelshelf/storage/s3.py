@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
+from modelshelf.errors import Unavailable
 from modelshelf.storage.base import check_under, split_bucket
 from modelshelf.storage.errors import ObjectUnavailable
 from modelshelf.storage.fetch import http_get
@@ -42,9 +43,11 @@ class _Bucket:
 
 
 class S3Signer:
-    def __init__(self, remote_url: str, client: Any) -> None:
+    def __init__(self, remote_url: str, client: Any, credentials: Any) -> None:
+        # credentials: the botocore Credentials of the client's session, possibly refreshable.
         self._remote_url = remote_url
         self._client = client
+        self._credentials = credentials
         # Only built once boto3 imported, so botocore is there; looked up at call time so tests can freeze it.
         self._botocore_auth = importlib.import_module("botocore.auth")
         self._buckets: dict[str, _Bucket] = {}
@@ -55,7 +58,7 @@ class S3Signer:
         return self.sign_many([url], expires_in=expires_in)[0]
 
     def sign_many(self, urls: Sequence[str], *, expires_in: int) -> list[str]:
-        credentials = self._client._request_signer._credentials.get_frozen_credentials()
+        credentials = self._frozen_credentials()
         timestamp = self._botocore_auth.get_current_datetime().strftime("%Y%m%dT%H%M%SZ")
         signed = []
         for url in urls:
@@ -74,6 +77,14 @@ class S3Signer:
         except Exception as exc:  # credentials that cannot be refreshed, an endpoint botocore rejects
             raise ObjectUnavailable(f"cannot sign {url} to fetch it: {type(exc).__name__}") from exc
         return http_get(signed, shown_url=url, max_bytes=max_bytes, timeout=timeout)
+
+    def _frozen_credentials(self) -> Any:
+        try:
+            return self._credentials.get_frozen_credentials()
+        except Exception as exc:  # a refresh (instance role, SSO, assume-role) failed: try again later
+            raise Unavailable(
+                f"cannot refresh the credentials for {self._remote_url}: {type(exc).__name__}"
+            ) from exc
 
     def _boto3(self, bucket: str, key: str, expires_in: int) -> str:
         url: str = self._client.generate_presigned_url(
@@ -110,7 +121,7 @@ class S3Signer:
             fast=usable,
         )
         if usable:
-            credentials = self._client._request_signer._credentials.get_frozen_credentials()
+            credentials = self._frozen_credentials()
             again = self._fast(bucket, _PROBE_KEY, credentials, query["X-Amz-Date"], 3600)
             if again != probe:
                 bucket = _Bucket(bucket.origin, bucket.host, bucket.path_prefix, bucket.region, fast=False)

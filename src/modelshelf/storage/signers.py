@@ -144,7 +144,7 @@ class Signers:
                     s3={"addressing_style": "path" if endpoint else "virtual"},
                 ),
             )
-            return S3Signer(remote, client)
+            return S3Signer(remote, client, found)
 
         return self._cached(("s3", remote, region, endpoint, credentials), build)
 
