@@ -36,9 +36,11 @@ DEFAULT_PORTS = {"https": 443, "http": 80, "ssh": 22, "git": 9418}
 ALL_SCHEMES = frozenset(SCHEMES)
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://(.*)", re.DOTALL)
-_HOST = re.compile(r"[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?|\[[0-9a-f:.]+\]")
+_LABEL = r"[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?"
+_HOST = re.compile(rf"{_LABEL}(?:\.{_LABEL})*|\[[0-9a-f:.]+\]")
 _USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")
 # git's scp-like syntax: [user@]host:path, where no "/" comes before the first ":".
+_HELPER = re.compile(r"[A-Za-z0-9+.-]+::")
 _SCP = re.compile(r"(?:([^@/:]+)@)?(\[[^\]/]*\]|[^@/:\[\]]+):(.*)", re.DOTALL)
 
 
@@ -167,6 +169,9 @@ def _check_text(text: str) -> None:
         raise InvalidArgument("the repository URL must not start with '-' (git would read it as an option)")
     if "\\" in text:
         raise InvalidArgument("the repository URL must not contain '\\'")
+    if _HELPER.match(text):
+        # git reads "<name>::<address>" as "run git-remote-<name>" (ext:: runs any command)
+        raise InvalidArgument("a '<transport>::<address>' repository address is not accepted")
 
 
 def _split(text: str) -> _Parts | None:
