@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shlex
 import subprocess
 import threading
 import time
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from modelshelf.gitindex.gitcommand import GitContext, git_command
 from modelshelf.gitindex.mirror import Mirror, MirrorError, mirror_path
 from modelshelf.gitindex.tags import Tag
 from modelshelf.gitindex.urls import fetch_url, parse_repo_url
@@ -251,6 +253,56 @@ def test_an_unreachable_server_fails_quickly_with_the_reason(mirror: Mirror) -> 
 def test_a_missing_repository_names_the_problem(tmp_path: Path, mirror: Mirror) -> None:
     with pytest.raises(MirrorError, match="does not appear to be a git repository"):
         sync(mirror, f"file://{tmp_path}/nothing-here.git")
+
+
+def test_ssh_runs_in_batch_mode_with_the_key_and_says_why_it_failed(tmp_path: Path, mirror: Mirror) -> None:
+    key = tmp_path / "deploy_key"
+    key.write_text("not a key\n")
+    key.chmod(0o600)
+    prefix, env = git_command(
+        "git@example.org:a/b.git",
+        GitContext(home=tmp_path / "home", known_hosts=tmp_path / "known_hosts"),
+        GitCredential(host="example.org", ssh_key=key),
+    )
+    ssh = shlex.split(env["GIT_SSH_COMMAND"])
+    assert ssh[ssh.index("-i") + 1] == str(key)
+    for option in ("BatchMode=yes", "IdentitiesOnly=yes", "StrictHostKeyChecking=accept-new"):
+        assert option in ssh
+    assert f"UserKnownHostsFile={tmp_path / 'known_hosts'}" in ssh
+    assert "protocol.ssh.allow=always" in prefix and "protocol.allow=never" in prefix
+
+    started = time.monotonic()
+    with pytest.raises(MirrorError, match=r"Connection refused \(Could not read from remote repository\)$"):
+        sync(
+            mirror,
+            f"ssh://git@127.0.0.1:{closed_port()}/a/b.git",
+            credentials=GitCredential(host="127.0.0.1", ssh_key=key),
+        )
+    assert time.monotonic() - started < 10
+
+
+def test_the_servers_git_environment_does_not_leak_in(
+    source: Source, mirror: Mirror, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source.commit({"a": "1"})
+    source.tag("m@v1.0.0")
+    monkeypatch.setenv("GIT_DIR", str(tmp_path / "elsewhere"))
+    monkeypatch.setenv("GIT_CONFIG_PARAMETERS", "'protocol.allow'='never'")
+    monkeypatch.setenv("GIT_SSH_COMMAND", "touch /tmp/pwned")
+    monkeypatch.setenv("HOME", str(tmp_path / "home-with-config"))
+    (tmp_path / "home-with-config").mkdir()
+    (tmp_path / "home-with-config" / ".gitconfig").write_text("[protocol]\n\tallow = never\n")
+    sync(mirror, source.url)
+    assert [t.name for t in mirror.tags()[0]] == ["m@v1.0.0"]
+
+
+def test_other_transports_are_refused_for_a_url(tmp_path: Path, source: Source, mirror: Mirror) -> None:
+    # an operator's rewrite may point anywhere, yet never to git's "<helper>::" addresses (ext:: runs
+    # a command); git itself is also told to allow only the URL's own protocol
+    with pytest.raises(MirrorError, match="unsupported repository URL"):
+        sync(mirror, "ext::sh -c 'touch /tmp/pwned'")
+    with pytest.raises(MirrorError, match="unsupported repository URL scheme 'ftp'"):
+        sync(mirror, "ftp://127.0.0.1/x.git")
 
 
 def _processes_mentioning(text: str) -> list[str]:

@@ -4,11 +4,13 @@ repository; rewrites choose where to fetch from as git's insteadOf would."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from modelshelf.errors import InvalidArgument
-from modelshelf.gitindex.urls import LookupKey, fetch_url, lookup_identities, parse_repo_url
-from modelshelf.settings import GitRewrite
+from modelshelf.gitindex.urls import LookupKey, credential_for, fetch_url, lookup_identities, parse_repo_url
+from modelshelf.settings import GitCredential, GitRewrite
 
 ALL = ("https", "http", "ssh", "git", "file")
 DEFAULT = ("https", "ssh")
@@ -327,3 +329,22 @@ def test_fetch_url_keeps_the_case_the_user_wrote() -> None:
     rules = [GitRewrite(prefix="https://github.com/Acme/", to="https://mirror.internal/Acme/")]
     repo = parse_repo_url("https://github.com/Acme/Models.git", schemes=ALL)
     assert fetch_url(repo, rules) == "https://mirror.internal/Acme/Models.git"
+
+
+# --- which credentials --------------------------------------------------------------------------------------
+
+
+def test_credentials_are_chosen_by_the_host_of_the_fetch_url() -> None:
+    github = GitCredential(host="github.com", username="x-access-token", password="t1")
+    any_port = GitCredential(host="Git.Example.org", username="u", password="t2")
+    port_2222 = GitCredential(host="git.example.org:2222", ssh_key=Path("/etc/modelshelf/key"))
+    both = [github, any_port, port_2222]
+    assert credential_for("https://github.com/acme/models.git", both) is github
+    assert credential_for("git@github.com:acme/models.git", both) is github
+    assert credential_for("https://git.example.org/a/b.git", both) is any_port
+    assert credential_for("https://git.example.org:8443/a/b.git", both) is any_port
+    assert credential_for("ssh://git@git.example.org:2222/a/b.git", both) is port_2222
+    assert credential_for("https://gitlab.com/a/b.git", both) is None
+    assert credential_for("file:///srv/git/a.git", both) is None
+    assert credential_for("/srv/git/a.git", both) is None
+    assert credential_for("https://github.com.evil.example/a/b", both) is None

@@ -48,6 +48,7 @@ CREDENTIAL_HELPER = (
     "!f() { test \"$1\" = get && printf 'username=%s\\npassword=%s\\n' "
     f'"${USERNAME_ENV}" "${PASSWORD_ENV}"; }}; f'
 )
+_HELPER = re.compile(r"[A-Za-z0-9+.-]+::")
 _SCP = re.compile(r"(?:[^@/:]+@)?(\[[^\]/]*\]|[^@/:\[\]]+):.*", re.DOTALL)
 _URL_PASSWORD = re.compile(r"(://[^/@\s:]*):[^/@\s]*@")
 
@@ -67,6 +68,8 @@ class GitContext:
 
 def transport(url: str) -> str:
     """Git's protocol name for `url` (the one `protocol.<name>.allow` must permit)."""
+    if _HELPER.match(url):
+        raise GitCommandError("unsupported repository URL: '<transport>::<address>' runs a program")
     if "://" in url:
         scheme = url.partition("://")[0].lower()
         scheme = {"git+ssh": "ssh", "ssh+git": "ssh"}.get(scheme, scheme)

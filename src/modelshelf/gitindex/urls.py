@@ -22,7 +22,7 @@ from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 
 from modelshelf.errors import InvalidArgument
-from modelshelf.settings import GitRewrite
+from modelshelf.settings import GitCredential, GitRewrite
 
 MAX_URL_LENGTH = 2048
 SHORTHANDS = {"github": "github.com", "gitlab": "gitlab.com", "bitbucket": "bitbucket.org"}
@@ -146,6 +146,33 @@ def fetch_url(repo: RepoUrl, rewrites: Sequence[GitRewrite]) -> str:
             if form.startswith(rule.prefix) and (best is None or len(rule.prefix) > best[0]):
                 best = (len(rule.prefix), rule.to + form[len(rule.prefix) :])
     return repo.clone_url if best is None else best[1]
+
+
+def credential_for(url: str, credentials: Sequence[GitCredential]) -> GitCredential | None:
+    """The configured credentials for the host that `url` (a fetch URL, after rewrites) names: an entry
+    with a port matches that port only, one without matches any port of its host; None for file URLs."""
+    host, port = _host_and_port(url)
+    if not host:
+        return None
+    names = {host, f"{host}:{port}"} if port is not None else {host}
+    matching = [c for c in credentials if c.host.lower() in names]
+    chosen = [c for c in matching if ":" in c.host] or matching  # a port's own entry first
+    return chosen[0] if chosen else None
+
+
+def _host_and_port(url: str) -> tuple[str, int | None]:
+    match = _SCHEME.fullmatch(url)
+    if match:
+        authority = match[2].partition("/")[0].rpartition("@")[2]
+        host, _, port = authority.rpartition(":") if not authority.endswith("]") else (authority, "", "")
+        if not host:
+            host, port = authority, ""
+        return host.lower(), int(port) if port.isdigit() else None
+    if url.startswith("/"):
+        return "", None
+    if scp := _SCP.fullmatch(url):
+        return scp[2].lower(), None
+    return "", None
 
 
 # --- parsing ---------------------------------------------------------------------------------------------
