@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 
 from modelshelf.app import create_app
 from modelshelf.services import accounts
-from modelshelf.settings import Settings
+from modelshelf.settings import GitSettings, Settings
 from modelshelf.store import migrate, tables
 from modelshelf.store.engine import connect
 from modelshelf.store.session import Database
@@ -83,9 +83,22 @@ def engine(database_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
+# Every repository URL a test's app might fetch (create-project, schemathesis) is rewritten to a local path
+# that does not exist: no test reaches the network, and such a fetch fails at once.
+NOWHERE_PREFIXES = ("https://", "http://", "ssh://", "git://", "git@", "file://")
+
+
+def offline_git(tmp_path: Path) -> GitSettings:
+    nowhere = (tmp_path / "no-such-repositories").as_uri() + "/"
+    rewrites = [{"prefix": prefix, "to": nowhere} for prefix in NOWHERE_PREFIXES]
+    return GitSettings.model_validate({"refresh_interval": 0, "fetch_timeout": 10, "rewrite": rewrites})
+
+
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
-    return Settings(data_dir=tmp_path, database_url=database_url, max_body_bytes=1024 * 1024)
+    return Settings(
+        data_dir=tmp_path, database_url=database_url, max_body_bytes=1024 * 1024, git=offline_git(tmp_path)
+    )
 
 
 @pytest.fixture

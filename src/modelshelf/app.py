@@ -13,13 +13,15 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import ASGIApp
 
-from modelshelf.api import admin, kubeflow, system
+from modelshelf.api import admin, kubeflow, studio, system
 from modelshelf.api.access import Gate, LoopbackOnly
 from modelshelf.api.errors import face_of, handle_disconnect, handle_http, handle_unexpected
 from modelshelf.api.router import PrefixRouter
 from modelshelf.observability.metrics import Metrics
 from modelshelf.observability.requests import RequestObserver
+from modelshelf.services.gitsync import Syncer
 from modelshelf.settings import Settings
+from modelshelf.storage.signers import Signers
 from modelshelf.store.engine import connect
 from modelshelf.store.session import Database
 
@@ -30,12 +32,16 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
     database = Database(engine, threads=settings.worker_threads)
     gate = Gate(database, enabled=settings.auth)
     timeout = settings.request_timeout
+    syncer = Syncer(database, settings)
+    signers = Signers(settings.storage, settings.signing)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        syncer.start()
         try:
             yield
         finally:
+            syncer.stop()
             database.dispose()
 
     metrics = Metrics()
@@ -63,6 +69,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
         [
             *kubeflow.mounts(database, settings.max_body_bytes, gate, timeout),
             *admin.mounts(database, settings.max_body_bytes, gate, timeout),
+            *studio.mounts(database, settings, syncer, signers, gate, timeout),
             *system.routes(database, min(system.READY_TIMEOUT_S, timeout)),
             system.metrics_route(metrics, gate, public=settings.metrics_public, timeout=timeout),
         ],
@@ -72,6 +79,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
         app.add_middleware(LoopbackOnly)
     app.state.engine = engine
     app.state.database = database
+    app.state.syncer = syncer
     app.state.settings = settings
     app.state.metrics = metrics  # where other parts register gauges (metrics.register_gauge_source)
     return app

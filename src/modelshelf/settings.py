@@ -129,6 +129,7 @@ class Section(BaseModel):
 GitScheme = Literal["https", "ssh", "git", "file", "http"]
 # "git" (unauthenticated, unencrypted) and "file" (the server's own disk) only where the operator lists them.
 DEFAULT_GIT_SCHEMES: tuple[GitScheme, ...] = ("https", "ssh")
+GIT_SCHEMES: tuple[GitScheme, ...] = get_args(GitScheme)
 STORAGE_SCHEMES = ("s3", "azure", "gs", "http", "https")
 SECRET = Field(None, repr=False)  # a secret's value is in no repr and no error message
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.fixtures.serve import call, serving
+from tests.fixtures.storage import azurite, moto_s3  # noqa: F401  (storage emulators, session-scoped)
 
 
 @pytest.fixture(scope="session")

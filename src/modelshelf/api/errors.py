@@ -76,7 +76,11 @@ class Face:
                     log.warning("%s %s: %s", request.method, request.url.path, _cause(exc))
                     if exc.__cause__ is not None:
                         count_database_error(request.scope, exc.__cause__)
-                return self.error(self.status_of(exc), str(exc))
+                response = self.error(self.status_of(exc), str(exc))
+                retry_after = getattr(exc, "retry_after", None)  # an Unavailable that knows when to retry
+                if retry_after is not None:
+                    response.headers["Retry-After"] = str(retry_after)
+                return response
             except ClientDisconnect:
                 raise  # nobody to answer: the app's handle_disconnect notes it
             except Exception:
@@ -95,7 +99,7 @@ def _cause(exc: BaseException) -> str:
     return f"{orig.__class__.__name__}: {text[0][:200]}" if text else orig.__class__.__name__
 
 
-def _detail(_status: int, message: str) -> bytes:
+def detail(_status: int, message: str) -> bytes:
     return orjson.dumps({"detail": message})
 
 
@@ -105,7 +109,7 @@ def code_message(status: int, message: str) -> bytes:
     return orjson.dumps({"code": HTTPStatus(status).phrase, "message": message})
 
 
-PLAIN = Face("plain", _detail)
+PLAIN = Face("plain", detail)
 
 
 def face_of(app: object, path: str) -> Face:

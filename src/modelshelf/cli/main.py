@@ -10,6 +10,7 @@ import sys
 from sqlalchemy import Engine
 
 from modelshelf.cli import accounts as accounts_cli
+from modelshelf.cli import projects as projects_cli
 from modelshelf.errors import Conflict, RegistryError
 from modelshelf.services import accounts
 from modelshelf.settings import Settings, SettingsError, load_settings
@@ -53,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     _config_option(db_commands.add_parser("upgrade", help="apply pending migrations"))
     _config_option(db_commands.add_parser("check", help="exit 1 unless the schema is current"))
     accounts_cli.add_commands(commands)
+    projects_cli.add_commands(commands)
 
     args = parser.parse_args(argv)
     for value in vars(args).values():
@@ -85,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
             if not migrate.is_current(engine):
                 print("database schema is not current: run 'modelshelf db upgrade'", file=sys.stderr)
                 return 1
+            if args.command == "project":
+                return projects_cli.run(Database(engine, threads=2), settings, args)
             accounts_cli.run(Database(engine), args)
             return 0
         if args.db_command == "upgrade":

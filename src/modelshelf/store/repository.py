@@ -207,7 +207,7 @@ def insert_row(conn: Session, table: Table, values: Mapping[str, Any]) -> Row:
     """Insert and return the stored row (RETURNING: no second query)."""
     with _unique_violations():
         row = dict(conn.sql.execute(_inserting(table), dict(values)).mappings().one())
-    if row["id"] > INT32_MAX:
+    if isinstance(row["id"], int) and row["id"] > INT32_MAX:
         # Ids are int32 on the wire; refuse rather than hand out an id no client can send back.
         raise InvalidArgument(f"{table.name} id space exhausted")
     return row

@@ -250,3 +250,111 @@ BY_NAME: dict[str, Table] = {
     t.name: t
     for t in (registered_model, model_version, artifact, serving_environment, inference_service, serve_model)
 }
+
+# --- Git models: projects, and the index of their repositories -----------------------------------------
+# A repository is fetched and indexed once however many projects point at it. What a commit holds never
+# changes, so `git_commit` and `git_artifact` rows are written once; tags come and go, so `git_tag` and the
+# resolution built from them (`git_ref`) are brought up to date on each refresh.
+
+PATH_MAX = 1024  # repository identities, artifact names and paths
+SHA_LENGTH = 40
+
+git_repository = Table(
+    "git_repository",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("identity", String(PATH_MAX), nullable=False, unique=True),  # host/path, see gitindex.urls
+    Column("host", String(255), nullable=False),
+    Column("path", String(PATH_MAX), nullable=False),  # org/repo: what a short `repo=org/repo` matches
+    Column("clone_url", Text, nullable=False),
+    Column("state", String(16), nullable=False),  # pending | ready | error
+    Column("error", Text),  # why the last fetch or index failed, for users to read
+    Column("fingerprint", String(64)),  # digest of the tags at the last index
+    Column("tags_ignored", Integer, nullable=False, server_default="0"),
+    Column("fetch_time", BigInteger),  # the last successful fetch
+    Column("index_time", BigInteger),  # the last successful index
+    Column("attempt_time", BigInteger),  # the last fetch tried, successful or not
+    Column("create_time", BigInteger, nullable=False),
+    Index("ix_git_repository_path", "path"),
+)
+
+git_project = Table(
+    "git_project",
+    metadata,
+    Column("id", String(10), primary_key=True),  # 10 lowercase letters and digits, as Studio's
+    Column("name", String(NAME_MAX), nullable=False),
+    Column("repository_id", Integer, ForeignKey("git_repository.id"), nullable=False),
+    Column("subdir", String(PATH_MAX), nullable=False),  # "" for the repository root
+    Column("owner_id", Integer, ForeignKey("user_account.id")),  # who created it (NULL: the CLI)
+    Column("team_id", Integer, ForeignKey("team.id")),  # set: the project is in the team's namespace
+    # "user:<id>" or "team:<id>": one project per repository, subdir and namespace (NULLs are never equal
+    # in a unique constraint, so the namespace is spelled out).
+    Column("namespace", String(32), nullable=False),
+    Column("public", Boolean, nullable=False, server_default=false()),
+    Column("webhook_secret", String(64), nullable=False),
+    Column("create_time", BigInteger, nullable=False),
+    UniqueConstraint("repository_id", "subdir", "namespace"),
+    Index("ix_git_project_team_id", "team_id"),
+    Index("ix_git_project_owner_id", "owner_id"),
+)
+
+git_tag = Table(
+    "git_tag",
+    metadata,
+    Column("repository_id", Integer, ForeignKey("git_repository.id"), primary_key=True),
+    Column("name", String(PATH_MAX), primary_key=True),
+    Column("commit", String(SHA_LENGTH), nullable=False),
+    Column("time", BigInteger, nullable=False),  # tagger date, seconds
+)
+
+git_ref = Table(
+    "git_ref",
+    metadata,
+    Column("repository_id", Integer, ForeignKey("git_repository.id"), primary_key=True),
+    Column("artifact", String(PATH_MAX), primary_key=True),  # full name: name or dir:name
+    Column("kind", String(8), primary_key=True),  # version | stage | latest
+    Column("key", String(255), primary_key=True),  # the version or stage; "" for latest
+    Column("version", String(255), nullable=False),
+    Column("commit", String(SHA_LENGTH), nullable=False),
+)
+
+git_commit = Table(
+    "git_commit",
+    metadata,
+    Column("repository_id", Integer, ForeignKey("git_repository.id"), primary_key=True),
+    Column("commit", String(SHA_LENGTH), primary_key=True),
+    Column("problems", Text, nullable=False, server_default="[]"),  # JSON list of file-level problems
+    Column("index_time", BigInteger, nullable=False),
+)
+
+git_artifact = Table(
+    "git_artifact",
+    metadata,
+    Column("repository_id", Integer, ForeignKey("git_repository.id"), primary_key=True),
+    Column("commit", String(SHA_LENGTH), primary_key=True),
+    Column("name", String(PATH_MAX), primary_key=True),
+    Column("path", Text, nullable=False),  # git-root relative
+    Column("type", Text),
+    Column("description", Text),
+    Column("labels", Text, nullable=False, server_default="[]"),  # JSON list
+    Column("meta", Text),  # JSON
+    Column("md5", String(32)),  # the DVC output's hash, without .dir
+    Column("is_dir", Boolean, nullable=False, server_default=false()),
+    Column("size", BigInteger),
+    Column("nfiles", Integer),
+    Column("legacy", Boolean, nullable=False, server_default=false()),  # DVC 2.x layout
+    Column("output_path", Text),  # the DVC output holding the artifact (an ancestor, for `inner`)
+    Column("inner", Text),  # the artifact's path inside a tracked directory
+    Column("remote_url", Text),
+    Column("remote_options", Text),  # JSON object: the remote's non-secret options
+    Column("problem", Text),  # why it cannot be downloaded
+)
+
+dir_manifest = Table(
+    "dir_manifest",
+    metadata,
+    # A `.dir` object's md5 names its content, which is checked when fetched: one cache for every repo.
+    Column("md5", String(32), primary_key=True),
+    Column("files", Text, nullable=False),  # JSON list of [relpath, md5]
+    Column("fetch_time", BigInteger, nullable=False),
+)

@@ -1,0 +1,275 @@
+"""The DVC Studio face under `/api`: `create-project` and `model-registry/get-download-uris` as Studio
+documents them, and this server's own project routes (list, show, refresh, delete, push webhooks).
+
+Every error is `{"detail": "..."}`, the body Studio's other endpoints send and DVC prints. A Studio
+client looks only at whether the status is 200, so the status matters less to it than the message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import replace
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount
+
+from modelshelf.api.access import PUBLIC, Access, Gate, principal_of, protect, requires
+from modelshelf.api.errors import STATUSES, Face, detail
+from modelshelf.api.http import JSON, read_json
+from modelshelf.api.router import SegmentRouter
+from modelshelf.auth.tokens import Scope
+from modelshelf.errors import InvalidArgument, NotFound, PayloadTooLarge, shown
+from modelshelf.gitindex import urls
+from modelshelf.services import downloads, projects
+from modelshelf.services.clock import iso
+from modelshelf.services.gitsync import Syncer
+from modelshelf.settings import Settings
+from modelshelf.storage.errors import StorageProblem
+from modelshelf.storage.signers import Signers
+from modelshelf.store.gitmodels import ProjectView
+from modelshelf.store.session import Database, Session
+
+PREFIX = "/api"
+STUDIO = Face(
+    "studio",
+    detail,
+    [(downloads.ArtifactProblem, 422), (StorageProblem, 422), *STATUSES],
+)
+# How long the first download after create-project waits for the first index: the dvc client gives up
+# after 5 seconds, so the answer (or a 503 with Retry-After) must be sent before that.
+FIRST_INDEX_WAIT_S = 3.5
+RETRY_AFTER_S = 5
+CREATE_FIELDS = {"repo_url", "public", "team_name", "subdir", "name"}
+
+
+def project_url(settings: Settings, view: ProjectView) -> str:
+    return projects.project_url(settings.effective_public_url, view)
+
+
+def project_json(settings: Settings, view: ProjectView, *, secret: bool = False) -> dict[str, Any]:
+    repository = view.repository
+    body = {
+        "id": view.project.id,
+        "name": view.project.name,
+        "url": project_url(settings, view),
+        "repo": repository.identity,
+        "repoUrl": repository.clone_url,
+        "subdir": view.project.subdir,
+        "public": bool(view.project.public),
+        "owner": view.owner,
+        "team": view.team,
+        "createdAt": iso(view.project.create_time),
+        "state": repository.state,
+        "error": repository.error,
+        "tagsIgnored": repository.tags_ignored,
+        "lastFetchedAt": iso(repository.fetch_time),
+        "lastIndexedAt": iso(repository.index_time),
+        "webhookUrl": projects.webhook_url(settings.effective_public_url, view.project.id),
+    }
+    if secret:
+        body["webhookSecret"] = view.project.webhook_secret
+    return body
+
+
+class StudioAPI:
+    def __init__(self, database: Database, settings: Settings, syncer: Syncer, signers: Signers) -> None:
+        self.database = database
+        self.settings = settings
+        self.syncer = syncer
+        self.signers = signers
+
+    # --- create-project ---------------------------------------------------------------------------------
+
+    async def create_project(self, request: Request) -> Response:
+        body = await read_json(request, self.settings.max_body_bytes)
+        if not isinstance(body, dict):
+            raise InvalidArgument("request body must be a JSON object")
+        unknown = sorted(set(body) - CREATE_FIELDS)
+        if unknown:
+            raise InvalidArgument(
+                f"unknown field {shown(unknown[0])}: expected {', '.join(sorted(CREATE_FIELDS))}"
+            )
+        repo_url = body.get("repo_url")
+        if not isinstance(repo_url, str) or not repo_url.strip():
+            raise InvalidArgument("repo_url is required")
+        repo = urls.parse_repo_url(repo_url.strip(), schemes=self.settings.git.schemes)
+        public = body.get("public", False)
+        if not isinstance(public, bool):
+            raise InvalidArgument("public must be true or false")
+        team_name = body.get("team_name") or None
+        if team_name is not None and not isinstance(team_name, str):
+            raise InvalidArgument("team_name must be a string")
+        subdirs = projects.check_subdirs(body.get("subdir"))
+        name = projects.check_name(body.get("name"))
+        actor = principal_of(request)
+
+        def work(conn: Session) -> projects.Created:
+            return projects.create(
+                conn, repo, subdirs=subdirs, name=name, public=public, team_name=team_name, actor=actor
+            )
+
+        created = await self.database.writing(work)
+        if created.new_repository or created.repository.state != "ready":
+            self.syncer.request(created.repository.id)
+        made = [
+            {"id": v.project.id, "url": project_url(self.settings, v), "name": v.project.name}
+            for v in created.projects
+        ]
+        return JSON({"projects": made}, 201)
+
+    # --- get-download-uris ------------------------------------------------------------------------------
+
+    async def download_uris(self, request: Request) -> Response:
+        params = request.query_params
+        query = downloads.parse_query(
+            params.get("repo"), params.get("name"), params.get("version"), params.get("stage")
+        )
+        key = urls.lookup_identities(query.repo, rewrites=self.settings.git.rewrite)
+        actor = principal_of(request)
+
+        def find(conn: Session) -> tuple[Any, downloads.Resolved | None]:
+            repository = downloads.find_repository(conn, query.repo, key, actor)
+            if repository.index_time is None:
+                return repository, None
+            return repository, downloads.resolve(conn, repository, query)
+
+        repository, resolved = await self.database.reading(find)
+        if resolved is None:
+            if repository.state == "error":
+                raise downloads.NotIndexed(
+                    f"repository {repository.identity} could not be fetched: {repository.error}",
+                    RETRY_AFTER_S,
+                )
+            self.syncer.request(repository.id)
+            await self.syncer.wait(repository.id, FIRST_INDEX_WAIT_S)
+            repository, resolved = await self.database.reading(find)
+            if resolved is None:
+                if repository.state == "error":
+                    message = f"repository {repository.identity} could not be fetched: {repository.error}"
+                else:
+                    message = f"repository {repository.identity} is being indexed: try again in a few seconds"
+                raise downloads.NotIndexed(message, RETRY_AFTER_S)
+        artifact = resolved.artifact
+        if artifact.is_dir and resolved.files is None:
+            assert artifact.md5 is not None
+            md5 = artifact.md5
+            files = await self.database.pool.run(lambda: downloads.fetch_manifest(self.signers, artifact))
+            await self.database.writing(lambda conn: downloads.store_manifest(conn, md5, files))
+            resolved = replace(resolved, files=files)
+        objects = downloads.object_urls(resolved)
+        if len(objects) == 1:
+            signed = downloads.sign(self.signers, artifact, objects)
+        else:
+            signed = await self.database.pool.run(lambda: downloads.sign(self.signers, artifact, objects))
+        return JSON(signed)
+
+    # --- projects ---------------------------------------------------------------------------------------
+
+    async def list_projects(self, request: Request) -> Response:
+        actor = principal_of(request)
+
+        def work(conn: Session) -> Response:
+            views = projects.list_visible(conn, actor)
+            return JSON(
+                {
+                    "items": [
+                        project_json(self.settings, v, secret=projects.may_manage(conn, v.project, actor))
+                        for v in views
+                    ]
+                }
+            )
+
+        return await self.database.reading(work)
+
+    async def get_project(self, request: Request) -> Response:
+        actor = principal_of(request)
+        project_id = request.path_params["project_id"]
+
+        def work(conn: Session) -> Response:
+            view = projects.get(conn, project_id, actor)
+            manage = projects.may_manage(conn, view.project, actor)
+            return JSON(project_json(self.settings, view, secret=manage))
+
+        return await self.database.reading(work)
+
+    async def refresh_project(self, request: Request) -> Response:
+        actor = principal_of(request)
+        project_id = request.path_params["project_id"]
+        view = await self.database.reading(lambda conn: projects.managed(conn, project_id, actor))
+        self.syncer.request(view.repository.id)
+        return JSON({"detail": f"refresh of {view.repository.identity} queued"}, 202)
+
+    async def delete_project(self, request: Request) -> Response:
+        actor = principal_of(request)
+        project_id = request.path_params["project_id"]
+        gone = await self.database.writing(lambda conn: projects.delete(conn, project_id, actor))
+        if gone is not None:
+            self.syncer.forget(gone)
+        return Response(status_code=204)
+
+    # --- push webhooks ----------------------------------------------------------------------------------
+
+    async def webhook(self, request: Request) -> Response:
+        """A push notification from GitHub (X-Hub-Signature-256), Bitbucket (X-Hub-Signature, sha256) or
+        GitLab (X-Gitlab-Token), checked against the project's secret; any valid one queues a refresh."""
+        project_id = request.path_params["project_id"]
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > self.settings.max_body_bytes:
+                raise PayloadTooLarge(f"request body exceeds {self.settings.max_body_bytes} bytes")
+
+        def find(conn: Session) -> ProjectView:
+            from modelshelf.store import gitmodels
+
+            view = gitmodels.project(conn, project_id) if len(project_id) <= 64 else None
+            if view is None:
+                raise NotFound(f"project {shown(project_id)} not found")
+            return view
+
+        view = await self.database.reading(find)
+        if not _signed(request, body, view.project.webhook_secret):
+            return STUDIO.error(401, "the webhook signature does not match this project's secret")
+        if request.headers.get("x-github-event") == "ping":
+            return JSON({"detail": "pong"})
+        self.syncer.request(view.repository.id)
+        return JSON({"detail": "refresh queued"}, 202)
+
+    def table(self) -> list[tuple[str, str, Any, Access]]:
+        read, create = requires(Scope.MODELS_READ), requires(Scope.PROJECTS_CREATE)
+        return [
+            ("POST", "/create-project", self.create_project, create),
+            ("GET", "/model-registry/get-download-uris", self.download_uris, read),
+            ("GET", "/projects", self.list_projects, read),
+            ("GET", "/projects/{project_id}", self.get_project, read),
+            ("POST", "/projects/{project_id}/refresh", self.refresh_project, create),
+            ("DELETE", "/projects/{project_id}", self.delete_project, create),
+            ("POST", "/webhooks/git/{project_id}", self.webhook, PUBLIC),
+        ]
+
+
+def _signed(request: Request, body: bytes, secret: str) -> bool:
+    headers = request.headers
+    gitlab = headers.get("x-gitlab-token")
+    if gitlab is not None:
+        return hmac.compare_digest(gitlab.encode(), secret.encode())
+    signature = headers.get("x-hub-signature-256") or headers.get("x-hub-signature") or ""
+    algorithm, _, digest = signature.partition("=")
+    if algorithm != "sha256" or not digest:
+        return False
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(digest.encode(), expected.encode())
+
+
+def mounts(
+    database: Database, settings: Settings, syncer: Syncer, signers: Signers, gate: Gate, timeout: float
+) -> list[Mount]:
+    api = StudioAPI(database, settings, syncer, signers)
+    routes = [
+        (method, path, STUDIO.guard(protect(handler, access, gate), timeout=timeout), access)
+        for method, path, handler, access in api.table()
+    ]
+    return [Mount(PREFIX, app=SegmentRouter(routes, STUDIO))]

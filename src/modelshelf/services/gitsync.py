@@ -1,0 +1,277 @@
+"""Keeping the index of Git models up to date, in the background.
+
+One job per repository at a time, on threads of its own (never the event loop, never the request
+threads): fetch the mirror, and if its tags changed, resolve them with GTO's rules and index the commits
+that versions and stages point at. A refresh that finds the same tags costs one `git fetch`. Jobs come
+from project creation, the refresh route and CLI, push webhooks, and a periodic sweep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import logging
+import shutil
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from modelshelf import blocking
+from modelshelf.errors import RegistryError
+from modelshelf.gitindex import dvcfiles, gto
+from modelshelf.gitindex.mirror import Mirror, MirrorError, mirror_path
+from modelshelf.gitindex.urls import credential_for, fetch_url, parse_repo_url
+from modelshelf.services.clock import clock
+from modelshelf.settings import GIT_SCHEMES, Settings
+from modelshelf.store import gitmodels
+from modelshelf.store.gitmodels import RepositoryRow
+from modelshelf.store.session import Database, Session
+
+log = logging.getLogger("modelshelf.gitsync")
+T = TypeVar("T")
+
+JOB_THREADS = 2
+STOP_WAIT_S = 10.0
+STATES = ("pending", "ready", "error")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    fetched: bool
+    indexed: bool  # the tags had changed, so the resolution was rebuilt
+    commits: int  # commits newly indexed
+    error: str | None = None
+
+
+class Syncer:
+    def __init__(self, database: Database, settings: Settings) -> None:
+        self.database = database
+        self.settings = settings
+        self._pool = concurrent.futures.ThreadPoolExecutor(JOB_THREADS, thread_name_prefix="modelshelf-git")
+        self._lock = threading.Lock()
+        self._running: dict[int, concurrent.futures.Future[Outcome]] = {}
+        self._again: set[int] = set()  # asked for while running: run once more after
+        self._stop = threading.Event()
+        self._sweeper: threading.Thread | None = None
+
+    # --- scheduling -------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self.settings.git.refresh_interval > 0 and self._sweeper is None:
+            self._sweeper = threading.Thread(target=self._sweep, name="modelshelf-git-sweep", daemon=True)
+            self._sweeper.start()
+
+    def stop(self, wait: float = STOP_WAIT_S) -> None:
+        """Take no more jobs, drop the queued ones, and give running ones `wait` seconds to end (a fetch
+        past that is cut off by its own timeout; its process dies with the server)."""
+        self._stop.set()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            running = [f for f in self._running.values() if not f.done()]
+        concurrent.futures.wait(running, timeout=wait)
+
+    def request(self, repository_id: int) -> concurrent.futures.Future[Outcome]:
+        """Fetch and index the repository soon; one job per repository at a time (a request during a job
+        runs one more job after it, so a push seen mid-fetch is not lost)."""
+        with self._lock:
+            running = self._running.get(repository_id)
+            if running is not None and not running.done():
+                self._again.add(repository_id)
+                return running
+            if self._stop.is_set():
+                cancelled: concurrent.futures.Future[Outcome] = concurrent.futures.Future()
+                cancelled.cancel()
+                return cancelled
+            future = self._pool.submit(self._job, repository_id)
+            self._running[repository_id] = future
+            return future
+
+    async def wait(self, repository_id: int, timeout: float) -> bool:
+        """Wait up to `timeout` for the repository's current job; True if none is left running."""
+        with self._lock:
+            future = self._running.get(repository_id)
+        if future is None or future.done():
+            return True
+        try:
+            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), timeout)
+        except TimeoutError:
+            return False
+        except Exception:
+            return True  # the job's failure is recorded on the repository
+        return True
+
+    def _job(self, repository_id: int) -> Outcome:
+        try:
+            while True:
+                outcome = self.sync(repository_id)
+                with self._lock:
+                    if repository_id not in self._again or self._stop.is_set():
+                        self._running.pop(repository_id, None)
+                        return outcome
+                    self._again.discard(repository_id)
+        except BaseException:
+            with self._lock:
+                self._running.pop(repository_id, None)
+            raise
+
+    def _sweep(self) -> None:
+        while not self._stop.wait(self.settings.git.refresh_interval):
+            try:
+                for repository in self._db(gitmodels.repositories, write=False):
+                    self.request(repository.id)
+            except Exception:
+                log.exception("periodic refresh failed")
+
+    # --- one job ----------------------------------------------------------------------------------------
+
+    def sync(self, repository_id: int) -> Outcome:
+        """Fetch, and index what changed. Failures are recorded on the repository, never raised."""
+        try:
+            repository = self._db(lambda c: gitmodels.repository(c, repository_id), write=False)
+        except RegistryError as exc:
+            return Outcome(False, False, 0, str(exc))
+        if repository is None:
+            return Outcome(False, False, 0, "the repository is gone")
+        try:
+            return self._sync(repository)
+        except (MirrorError, RegistryError) as exc:
+            self._record_error(repository, str(exc))
+            return Outcome(False, False, 0, str(exc))
+        except Exception as exc:
+            log.exception("indexing %s failed", repository.identity)
+            self._record_error(repository, f"indexing failed: {exc.__class__.__name__}")
+            return Outcome(False, False, 0, str(exc))
+
+    def _db(self, work: Callable[[Session], T], *, write: bool) -> T:
+        """One database call from a job, with a request's deadline: a job never holds a lock for long."""
+        with blocking.deadline_after(self.settings.request_timeout):
+            return self.database.run(work, write=write)
+
+    def _sync(self, repository: RepositoryRow) -> Outcome:
+        mirror = Mirror(mirror_path(self.settings.data_dir / "git", repository.identity))
+        git = self.settings.git
+        now = clock.now()
+        self._db(lambda c: gitmodels.update_repository(c, repository.id, {"attempt_time": now}), write=True)
+        # Stored URLs were accepted when their project was made; a scheme removed from the configuration
+        # since then does not strand the repository.
+        url = fetch_url(parse_repo_url(repository.clone_url, schemes=GIT_SCHEMES), git.rewrite)
+        mirror.sync(url, timeout=git.fetch_timeout, credentials=credential_for(url, git.credentials))
+        fingerprint = mirror.fingerprint()
+        if fingerprint == repository.fingerprint and repository.state == "ready":
+            self._db(
+                lambda c: gitmodels.update_repository(
+                    c, repository.id, {"fetch_time": clock.now(), "error": None}
+                ),
+                write=True,
+            )
+            return Outcome(True, False, 0)
+        tags, not_annotated = mirror.tags()
+        summary = gto.summarize(tags)
+        ignored = not_annotated + summary.ignored  # lightweight tags, and tags outside GTO's grammar
+        refs = _refs(summary.artifacts)
+        known = self._db(lambda c: gitmodels.indexed_commits(c, repository.id), write=False)
+        wanted = sorted({r["commit"] for r in refs} - known)
+        indexed = [(commit, *_index_commit(mirror, commit)) for commit in wanted]
+        stored = self._db(lambda c: gitmodels.tags(c, repository.id), write=False)
+        current = {t.name: (t.commit, t.time) for t in tags}
+        added = [(n, c, t) for n, (c, t) in current.items() if stored.get(n) != (c, t)]
+        removed = [n for n, value in stored.items() if current.get(n) != value]
+
+        def write(conn: Session) -> None:
+            stamp = clock.now()
+            gitmodels.change_tags(conn, repository.id, [], removed)
+            gitmodels.change_tags(conn, repository.id, added, [])
+            for commit, problems, artifacts in indexed:
+                gitmodels.add_commit(conn, repository.id, commit, problems, artifacts, stamp)
+            gitmodels.replace_refs(conn, repository.id, refs)
+            gitmodels.update_repository(
+                conn,
+                repository.id,
+                {
+                    "state": "ready",
+                    "error": None,
+                    "fingerprint": fingerprint,
+                    "tags_ignored": ignored,
+                    "fetch_time": stamp,
+                    "index_time": stamp,
+                },
+            )
+
+        self._db(write, write=True)
+        log.info(
+            "indexed %s: %d tags (%d ignored), %d new commits",
+            repository.identity,
+            len(tags),
+            ignored,
+            len(indexed),
+        )
+        return Outcome(True, True, len(indexed))
+
+    def _record_error(self, repository: RepositoryRow, message: str) -> None:
+        # A repository that was indexed once keeps serving that index while its fetches fail.
+        state = "ready" if repository.index_time is not None else "error"
+        try:
+            self._db(
+                lambda c: gitmodels.update_repository(c, repository.id, {"state": state, "error": message}),
+                write=True,
+            )
+        except RegistryError:
+            log.warning("could not record the failure of %s: %s", repository.identity, message)
+
+    def forget(self, repository: RepositoryRow) -> None:
+        """Remove a deleted repository's mirror."""
+        path = mirror_path(self.settings.data_dir / "git", repository.identity)
+        shutil.rmtree(path, ignore_errors=True)
+        path.with_name(path.name + ".lock").unlink(missing_ok=True)
+
+
+def _refs(artifacts: dict[str, gto.ArtifactState]) -> list[dict[str, Any]]:
+    rows = []
+    for name, state in artifacts.items():
+        for version, commit in state.versions.items():
+            rows.append(
+                {"artifact": name, "kind": "version", "key": version, "version": version, "commit": commit}
+            )
+        for stage, (version, commit) in state.stages.items():
+            rows.append(
+                {"artifact": name, "kind": "stage", "key": stage, "version": version, "commit": commit}
+            )
+        if state.latest is not None:
+            commit = state.versions[state.latest]
+            rows.append(
+                {"artifact": name, "kind": "latest", "key": "", "version": state.latest, "commit": commit}
+            )
+    return rows
+
+
+def _index_commit(mirror: Mirror, commit: str) -> tuple[list[str], list[dict[str, Any]]]:
+    read: Callable[[str], bytes | None] = lambda path: mirror.read(commit, path)  # noqa: E731
+    try:
+        found = dvcfiles.index_commit(mirror.files(commit, dvcfiles.wanted), read)
+    except MirrorError as exc:
+        return [str(exc)], []
+    return list(found.problems), [_artifact_row(a) for a in found.artifacts]
+
+
+def _artifact_row(artifact: dvcfiles.Artifact) -> dict[str, Any]:
+    output, remote = artifact.output, artifact.output.remote if artifact.output else None
+    return {
+        "name": artifact.name,
+        "path": artifact.path,
+        "type": artifact.type,
+        "description": artifact.desc,
+        "labels": json.dumps(list(artifact.labels)),
+        "meta": json.dumps(artifact.meta, default=str) if artifact.meta is not None else None,
+        "md5": output.md5 if output else None,
+        "is_dir": bool(output and output.is_dir),
+        "size": output.size if output else None,
+        "nfiles": output.nfiles if output else None,
+        "legacy": bool(output and output.legacy),
+        "output_path": output.path if output else None,
+        "inner": artifact.inner,
+        "remote_url": remote.url if remote else None,
+        "remote_options": json.dumps(remote.options) if remote else None,
+        "problem": artifact.problem,
+    }
