@@ -33,6 +33,7 @@ lint: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
+	$(PY) -m benchmarks.gitmodels $(GIT_BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .modelshelf .pytest_cache .mypy_cache .ruff_cache

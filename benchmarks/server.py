@@ -90,6 +90,7 @@ def running(
     *,
     data_dir: Path | None = None,
     no_auth: bool = False,
+    config: Path | None = None,
 ) -> Iterator[Server]:
     """Yield a ready server; stop it (SIGTERM, then SIGKILL) whatever happens, Ctrl-C included.
 
@@ -105,6 +106,8 @@ def running(
         log_path = _log_path(data_dir, "server-no-auth" if no_auth else "server")
         token = None if no_auth else new_token()
         env = _env(data_dir, database_url, token)
+        if config is not None:
+            env["MODELSHELF_CONFIG"] = str(config)
         command = [executable(), "serve", "--host", host, "--port", str(port)]
         if no_auth:
             command.append("--no-auth")

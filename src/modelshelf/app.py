@@ -32,8 +32,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
     database = Database(engine, threads=settings.worker_threads)
     gate = Gate(database, enabled=settings.auth)
     timeout = settings.request_timeout
-    syncer = Syncer(database, settings)
     signers = Signers(settings.storage, settings.signing)
+    syncer = Syncer(database, settings, signers)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:

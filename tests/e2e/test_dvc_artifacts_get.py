@@ -10,6 +10,7 @@ answers with are checked against DVC's own resolution (`e2e/oracle.py`'s method,
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import urllib.parse
 from collections.abc import Iterator
@@ -118,6 +119,14 @@ fetch_timeout = "60s"
 prefix = "https://git.invalid/acme/"
 to = "{repo.bare.parent.as_uri()}/"
 
+[[git.rewrite]]  # the README's example repository
+prefix = "https://github.com/acme/"
+to = "{repo.bare.parent.as_uri()}/"
+
+[[git.rewrite]]
+prefix = "git@github.com:acme/"
+to = "{repo.bare.parent.as_uri()}/"
+
 [[storage]]
 url = "s3://{model_repo.BUCKET}"
 endpoint_url = "{moto_s3.endpoint_url}"
@@ -207,3 +216,35 @@ def test_a_download_names_what_went_wrong(git_models: GitModels, tmp_path: Path)
         got, body = git_models.uris(**params)
         assert (got, list(body)) == (status, ["detail"]), body
         assert message in body["detail"]
+
+
+def test_the_readme_quick_start_as_written(git_models: GitModels, tmp_path: Path) -> None:
+    """The README's create-project curl and its dvc commands, run by a shell as a user runs them; only the
+    server's address differs (and the README's repository is rewritten to the fixture's)."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Git models", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```text\n(.*?)```", section, flags=re.DOTALL)
+    [curl] = [b for b in blocks if b.startswith("curl")]
+    [dvc] = [b for b in blocks if "dvc artifacts get" in b]
+    env = git_models.tools.env(git_models.workdir, MODELSHELF_TOKEN=git_models.token)
+
+    def shell(script: str, cwd: Path) -> str:
+        script = script.replace("http://127.0.0.1:8080", git_models.server.base_url)
+        done = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    made = json.loads(shell(curl, tmp_path))
+    assert [p["name"] for p in made["projects"]] == ["models"]
+    shell(dvc, tmp_path)  # right after create-project: the first request waits for the index
+    assert (tmp_path / "models/model.pkl").read_bytes() == git_models.repo.bytes_of("v2", "models/model.pkl")
+    tiny = "nested/models/tiny.bin"
+    assert (tmp_path / tiny).read_bytes() == git_models.repo.bytes_of("v1", tiny)

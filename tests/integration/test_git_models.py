@@ -6,10 +6,12 @@ S3 and Azure is covered by test_signers_* and the dvc end-to-end test)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,7 @@ from modelshelf.auth.principal import CLI
 from modelshelf.services import accounts
 from modelshelf.settings import GitSettings, Settings
 from modelshelf.store.session import Database
+from tests.fixtures.http_files import serving_files
 
 REMOTE = "https://dvc.example.org/store"
 REPO = "https://git.example.com/acme/models.git"
@@ -94,18 +97,33 @@ def origin(tmp_path: Path) -> GitRepo:
     return GitRepo(tmp_path / "origin" / "models.git")  # what the rewrite of REPO points at
 
 
-@pytest.fixture
-def app(tmp_path: Path, database_url: str, engine: Engine, origin: GitRepo) -> Iterator[TestClient]:
+@contextmanager
+def serving_app(
+    tmp_path: Path, database_url: str, engine: Engine, origin: GitRepo, **git: object
+) -> Iterator[TestClient]:
+    """The app, with the repository URL REPO rewritten to `origin`, and alice's token in its client; bob
+    (who may read models) and his token are made too."""
     rewrite = {"prefix": "https://git.example.com/acme/", "to": origin.path.parent.as_uri() + "/"}
-    git = GitSettings.model_validate({"refresh_interval": 0, "fetch_timeout": 20, "rewrite": [rewrite]})
-    settings = Settings(data_dir=tmp_path / "data", database_url=database_url, git=git)
+    options = {"refresh_interval": 0, "fetch_timeout": 20, "rewrite": [rewrite], **git}
+    settings = Settings(
+        data_dir=tmp_path / "data", database_url=database_url, git=GitSettings.model_validate(options)
+    )
     with TestClient(create_app(settings, engine), raise_server_exceptions=False) as client:
         with Database(engine).write() as conn:
-            accounts.create_user(conn, "alice", admin=False, actor=CLI)
+            for name in ("alice", "bob"):
+                accounts.create_user(conn, name, admin=False, actor=CLI)
             _, secret = accounts.create_token(
                 conn, "alice", "t", ["models:read", "projects:create"], actor=CLI
             )
+            _, bobs = accounts.create_token(conn, "bob", "t", ["models:read"], actor=CLI)
         client.headers["Authorization"] = f"token {secret}"
+        client.app.state.bob = bobs  # type: ignore[attr-defined]
+        yield client
+
+
+@pytest.fixture
+def app(tmp_path: Path, database_url: str, engine: Engine, origin: GitRepo) -> Iterator[TestClient]:
+    with serving_app(tmp_path, database_url, engine, origin) as client:
         yield client
 
 
@@ -269,3 +287,111 @@ def test_ten_thousand_tags(app: TestClient, origin: GitRepo) -> None:
     )
     assert uris(app, name="clf", version="v0.99.98")[0] == 200
     assert uris(app, name="clf", version="v0.99.99")[0] == 404
+
+
+def directory_project(repo: GitRepo, remote: str, files: dict[str, bytes]) -> tuple[str, bytes]:
+    """`dvc add models/clf-dir` of these files, with `remote` as the default remote: the .dir manifest
+    (JSON list sorted by relpath, as dvc-data writes it) and its md5."""
+    entries = [{"md5": hashlib.md5(data).hexdigest(), "relpath": rel} for rel, data in sorted(files.items())]
+    manifest = json.dumps(entries, sort_keys=True).encode()
+    digest = hashlib.md5(manifest).hexdigest()
+    repo.write(".dvc/config", f"[core]\n    remote = web\n['remote \"web\"']\n    url = {remote}\n")
+    repo.write(
+        "models/clf-dir.dvc",
+        f"outs:\n- md5: {digest}.dir\n  size: 10\n  nfiles: {len(files)}\n  hash: md5\n  path: clf-dir\n",
+    )
+    repo.write(
+        "dvc.yaml",
+        "artifacts:\n  clf-dir:\n    path: models/clf-dir\n    type: model\n"
+        "  weights:\n    path: models/clf-dir/weights.bin\n",
+    )
+    return digest, manifest
+
+
+def test_a_directory_is_expanded_from_its_manifest_fetched_once(
+    app: TestClient, origin: GitRepo, tmp_path: Path
+) -> None:
+    files = {"weights.bin": b"W" * 100, "sub/config.json": b"{}"}
+    with serving_files(tmp_path / "remote") as remote:
+        digest, manifest = directory_project(origin, remote.url + "/store", files)
+        remote.put(f"store/files/md5/{digest[:2]}/{digest[2:]}.dir", manifest)
+        origin.commit("dir")
+        origin.tag("clf-dir@v1.0.0")
+        origin.tag("weights@v1.0.0")
+        connect(app)
+
+        def object_of(data: bytes) -> str:
+            sum_ = hashlib.md5(data).hexdigest()
+            return f"{remote.url}/store/files/md5/{sum_[:2]}/{sum_[2:]}"
+
+        expected = {f"models/clf-dir/{rel}": object_of(data) for rel, data in files.items()}
+        for _ in range(3):
+            assert uris(app, name="clf-dir") == (200, expected)
+        # A file inside a tracked directory: its entry of the same manifest.
+        weights = {"models/clf-dir/weights.bin": object_of(files["weights.bin"])}
+        assert uris(app, name="weights") == (200, weights)
+        assert remote.gets[f"/store/files/md5/{digest[:2]}/{digest[2:]}.dir"] == 1  # then cached
+
+
+def test_a_corrupt_or_missing_manifest_is_a_clear_error(
+    app: TestClient, origin: GitRepo, tmp_path: Path
+) -> None:
+    with serving_files(tmp_path / "remote") as remote:
+        digest, _ = directory_project(origin, remote.url + "/store", {"weights.bin": b"W"})
+        origin.commit("dir")
+        origin.tag("clf-dir@v1.0.0")
+        connect(app)
+        status, body = uris(app, name="clf-dir")  # not in the remote at all
+        assert status == 503 and list(body) == ["detail"], body
+        remote.put(f"store/files/md5/{digest[:2]}/{digest[2:]}.dir", b'[{"md5": "00", "relpath": "../x"}]')
+        status, body = uris(app, name="clf-dir")
+        assert status == 422 and "manifest" in body["detail"], body
+
+
+def test_a_remote_that_cannot_be_signed_for_is_422(app: TestClient, origin: GitRepo) -> None:
+    dvc_project(origin, "m")
+    origin.write(
+        ".dvc/config", "[core]\n    remote = box\n['remote \"box\"']\n    url = ssh://box.example/store\n"
+    )
+    origin.commit("ssh remote")
+    origin.tag("clf@v1.0.0")
+    connect(app)
+    status, body = uris(app, name="clf")
+    assert status == 422 and list(body) == ["detail"], body
+
+
+def test_a_private_repository_does_not_leak_through_downloads(app: TestClient, origin: GitRepo) -> None:
+    dvc_project(origin, "m")
+    origin.commit("v1")
+    origin.tag("clf@v1.0.0")
+    connect(app)
+    bob = {"Authorization": f"token {app.app.state.bob}"}  # type: ignore[attr-defined]
+    params = {"repo": REPO, "name": "clf"}
+    refused = app.get("/api/model-registry/get-download-uris", params=params, headers=bob)
+    unknown = app.get(
+        "/api/model-registry/get-download-uris", params={**params, "repo": REPO + "-other"}, headers=bob
+    )
+    assert refused.status_code == unknown.status_code == 404
+    assert refused.json()["detail"].replace(REPO, "X") == unknown.json()["detail"].replace(
+        REPO + "-other", "X"
+    )
+    app.post("/api/create-project", json={"repo_url": REPO, "public": True, "subdir": "pub"})
+    assert app.get("/api/model-registry/get-download-uris", params=params, headers=bob).status_code == 200
+    for form in ("git@git.example.com:acme/models.git", "acme/models", "https://git.example.com/acme/models"):
+        assert uris(app, name="clf", repo=form)[0] == 200, form
+
+
+def test_periodic_refresh_picks_up_new_tags(
+    tmp_path: Path, database_url: str, engine: Engine, origin: GitRepo
+) -> None:
+    dvc_project(origin, "m")
+    origin.commit("v1")
+    origin.tag("clf@v1.0.0")
+    with serving_app(tmp_path, database_url, engine, origin, refresh_interval=0.3) as client:
+        connect(client)
+        assert uris(client, name="clf", stage="prod")[0] == 404
+        origin.tag("clf#prod#1")
+        deadline = time.monotonic() + 20
+        while uris(client, name="clf", stage="prod")[0] != 200 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert uris(client, name="clf", stage="prod")[0] == 200

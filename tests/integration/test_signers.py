@@ -90,6 +90,25 @@ def test_remotes_that_cannot_be_handed_out_are_unsupported(remote: str, options:
     assert isinstance(raised.value, RegistryError)
 
 
+@pytest.mark.parametrize("options", [{"endpointurl": "not a url"}, {"region": "us east 1"}])
+def test_a_remote_configuration_the_sdk_refuses_is_unsupported_not_a_crash(options: dict[str, str]) -> None:
+    """The endpoint and region may come from the repository's .dvc/config: bad ones are the repository's
+    problem (422), remembered for a while, never an exception from the SDK."""
+    chosen = signers(*ENTRIES)
+    for _ in range(2):
+        with pytest.raises(UnsupportedRemote) as raised:
+            chosen.sign_many("s3://acme/store", options, ["s3://acme/store/files/md5/ab/cd"])
+        assert "cannot use the remote" in str(raised.value)
+
+
+def test_a_signer_is_ready_for_the_event_loop_only_once_built_and_offline() -> None:
+    chosen = signers(*ENTRIES)
+    assert chosen.ready("s3://acme/store", {}) is None
+    built = chosen.for_remote("s3://acme/store", {})
+    assert chosen.ready("s3://acme/store", {}) is built and built.offline
+    assert chosen.ready("s3://acme/store", {"region": "eu-west-1"}) is None
+
+
 def test_storage_problems_and_unavailable_objects_are_domain_errors() -> None:
     assert issubclass(MissingCredentials, StorageProblem)
     assert issubclass(MissingSdk, StorageProblem)

@@ -141,6 +141,9 @@ def test_a_comma_separated_subdir_makes_one_project_each(studio: TestClient, peo
         ({"repo_url": "https://github.com/a/b", "colour": "red"}, 400, "unknown field"),
         ({"repo_url": "https://github.com/a/b", "team_name": "nosuch"}, 404, "team"),
         ({"repo_url": "https://github.com/a/b", "team_name": "ml"}, 403, "not a member"),
+        ({"repo_url": "https://127.0.0.1:8080/a/b.git"}, 400, "this server"),
+        ({"repo_url": "https://169.254.169.254/latest/meta-data"}, 400, "link-local"),
+        ({"repo_url": "ssh://git@localhost/a/b.git"}, 400, "this server"),
     ],
 )
 def test_create_project_refusals(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -21,7 +22,7 @@ from modelshelf.api.errors import STATUSES, Face, detail
 from modelshelf.api.http import JSON, read_json
 from modelshelf.api.router import SegmentRouter
 from modelshelf.auth.tokens import Scope
-from modelshelf.errors import InvalidArgument, NotFound, PayloadTooLarge, shown
+from modelshelf.errors import InvalidArgument, PayloadTooLarge, shown
 from modelshelf.gitindex import urls
 from modelshelf.services import downloads, projects
 from modelshelf.services.clock import iso
@@ -29,7 +30,7 @@ from modelshelf.services.gitsync import Syncer
 from modelshelf.settings import Settings
 from modelshelf.storage.errors import StorageProblem
 from modelshelf.storage.signers import Signers
-from modelshelf.store.gitmodels import ProjectView
+from modelshelf.store.gitmodels import ProjectView, RepositoryRow
 from modelshelf.store.session import Database, Session
 
 PREFIX = "/api"
@@ -40,7 +41,9 @@ STUDIO = Face(
 )
 # How long the first download after create-project waits for the first index: the dvc client gives up
 # after 5 seconds, so the answer (or a 503 with Retry-After) must be sent before that.
+CLIENT_BUDGET_S = 4.5
 FIRST_INDEX_WAIT_S = 3.5
+SIGNING_RESERVE_S = 0.3  # kept back from a manifest fetch for signing and answering
 RETRY_AFTER_S = 5
 CREATE_FIELDS = {"repo_url", "public", "team_name", "subdir", "name"}
 
@@ -112,7 +115,7 @@ class StudioAPI:
             )
 
         created = await self.database.writing(work)
-        if created.new_repository or created.repository.state != "ready":
+        if created.repository.state != "ready":
             self.syncer.request(created.repository.id)
         made = [
             {"id": v.project.id, "url": project_url(self.settings, v), "name": v.project.name}
@@ -123,6 +126,8 @@ class StudioAPI:
     # --- get-download-uris ------------------------------------------------------------------------------
 
     async def download_uris(self, request: Request) -> Response:
+        # The dvc client gives up after 5 seconds: every wait below fits in what is left of this budget.
+        budget = time.monotonic() + CLIENT_BUDGET_S
         params = request.query_params
         query = downloads.parse_query(
             params.get("repo"), params.get("name"), params.get("version"), params.get("stage")
@@ -130,40 +135,38 @@ class StudioAPI:
         key = urls.lookup_identities(query.repo, rewrites=self.settings.git.rewrite)
         actor = principal_of(request)
 
-        def find(conn: Session) -> tuple[Any, downloads.Resolved | None]:
+        def find(conn: Session) -> tuple[RepositoryRow, downloads.Resolved | None]:
             repository = downloads.find_repository(conn, query.repo, key, actor)
             if repository.index_time is None:
                 return repository, None
             return repository, downloads.resolve(conn, repository, query)
 
-        repository, resolved = await self.database.reading(find)
+        # Lookups through unique indexes only: on SQLite they run on the loop (store.session.looking_up).
+        repository, resolved = await self.database.looking_up(find)
         if resolved is None:
-            if repository.state == "error":
-                raise downloads.NotIndexed(
-                    f"repository {repository.identity} could not be fetched: {repository.error}",
-                    RETRY_AFTER_S,
-                )
-            self.syncer.request(repository.id)
-            await self.syncer.wait(repository.id, FIRST_INDEX_WAIT_S)
-            repository, resolved = await self.database.reading(find)
+            if repository.state != "error" or downloads.worth_retrying(repository):
+                self.syncer.request(repository.id)
+                await self.syncer.wait(repository.id, min(FIRST_INDEX_WAIT_S, budget - time.monotonic()))
+                repository, resolved = await self.database.looking_up(find)
             if resolved is None:
-                if repository.state == "error":
-                    message = f"repository {repository.identity} could not be fetched: {repository.error}"
-                else:
-                    message = f"repository {repository.identity} is being indexed: try again in a few seconds"
-                raise downloads.NotIndexed(message, RETRY_AFTER_S)
+                raise downloads.not_indexed(repository, RETRY_AFTER_S)
         artifact = resolved.artifact
-        if artifact.is_dir and resolved.files is None:
-            assert artifact.md5 is not None
-            md5 = artifact.md5
-            files = await self.database.pool.run(lambda: downloads.fetch_manifest(self.signers, artifact))
-            await self.database.writing(lambda conn: downloads.store_manifest(conn, md5, files))
+        if artifact.is_dir:
+            timeout = budget - time.monotonic() - SIGNING_RESERVE_S
+            files = await self.database.pool.run(
+                lambda: downloads.directory_files(self.database, self.signers, artifact, timeout)
+            )
             resolved = replace(resolved, files=files)
         objects = downloads.object_urls(resolved)
-        if len(objects) == 1:
-            signed = downloads.sign(self.signers, artifact, objects)
+        signer = self.signers.ready(artifact.remote_url or "", downloads.remote_options(artifact))
+        if signer is not None and len(objects) == 1:
+            signed = downloads.sign(signer, self.signers.expires_in, objects)  # no I/O: on the loop
         else:
-            signed = await self.database.pool.run(lambda: downloads.sign(self.signers, artifact, objects))
+            signed = await self.database.pool.run(
+                lambda: downloads.sign(
+                    downloads.signer_for(self.signers, artifact), self.signers.expires_in, objects
+                )
+            )
         return JSON(signed)
 
     # --- projects ---------------------------------------------------------------------------------------
@@ -173,14 +176,7 @@ class StudioAPI:
 
         def work(conn: Session) -> Response:
             views = projects.list_visible(conn, actor)
-            return JSON(
-                {
-                    "items": [
-                        project_json(self.settings, v, secret=projects.may_manage(conn, v.project, actor))
-                        for v in views
-                    ]
-                }
-            )
+            return JSON({"items": [project_json(self.settings, v) for v in views]})
 
         return await self.database.reading(work)
 
@@ -190,7 +186,8 @@ class StudioAPI:
 
         def work(conn: Session) -> Response:
             view = projects.get(conn, project_id, actor)
-            manage = projects.may_manage(conn, view.project, actor)
+            # The webhook secret goes only to those who may change the project, with a token that may.
+            manage = actor.may(Scope.PROJECTS_CREATE) and projects.may_manage(conn, view.project, actor)
             return JSON(project_json(self.settings, view, secret=manage))
 
         return await self.database.reading(work)
@@ -207,7 +204,7 @@ class StudioAPI:
         project_id = request.path_params["project_id"]
         gone = await self.database.writing(lambda conn: projects.delete(conn, project_id, actor))
         if gone is not None:
-            self.syncer.forget(gone)
+            await self.database.pool.run(lambda: self.syncer.forget(gone))
         return Response(status_code=204)
 
     # --- push webhooks ----------------------------------------------------------------------------------
@@ -216,21 +213,15 @@ class StudioAPI:
         """A push notification from GitHub (X-Hub-Signature-256), Bitbucket (X-Hub-Signature, sha256) or
         GitLab (X-Gitlab-Token), checked against the project's secret; any valid one queues a refresh."""
         project_id = request.path_params["project_id"]
-        body = b""
+        chunks, size = [], 0
         async for chunk in request.stream():
-            body += chunk
-            if len(body) > self.settings.max_body_bytes:
+            size += len(chunk)
+            if size > self.settings.max_body_bytes:
                 raise PayloadTooLarge(f"request body exceeds {self.settings.max_body_bytes} bytes")
+            chunks.append(chunk)
+        body = b"".join(chunks)
 
-        def find(conn: Session) -> ProjectView:
-            from modelshelf.store import gitmodels
-
-            view = gitmodels.project(conn, project_id) if len(project_id) <= 64 else None
-            if view is None:
-                raise NotFound(f"project {shown(project_id)} not found")
-            return view
-
-        view = await self.database.reading(find)
+        view = await self.database.reading(lambda conn: projects.for_webhook(conn, project_id))
         if not _signed(request, body, view.project.webhook_secret):
             return STUDIO.error(401, "the webhook signature does not match this project's secret")
         if request.headers.get("x-github-event") == "ping":

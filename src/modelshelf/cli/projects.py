@@ -17,6 +17,7 @@ from modelshelf.services import projects
 from modelshelf.services.clock import iso
 from modelshelf.services.gitsync import Syncer
 from modelshelf.settings import Settings
+from modelshelf.storage.signers import Signers
 from modelshelf.store.gitmodels import ProjectView
 from modelshelf.store.session import Database
 
@@ -66,7 +67,9 @@ def _create(database: Database, settings: Settings, args: argparse.Namespace) ->
             owner_name=args.user,
         )
     if not args.no_wait:
-        outcome = Syncer(database, settings).sync(created.repository.id)
+        outcome = Syncer(database, settings, Signers(settings.storage, settings.signing)).sync(
+            created.repository.id
+        )
         if outcome.error:
             print(f"warning: {repo.identity}: {outcome.error}", file=sys.stderr)
     for view in created.projects:
@@ -101,7 +104,7 @@ def _show(database: Database, settings: Settings, args: argparse.Namespace) -> i
 def _refresh(database: Database, settings: Settings, args: argparse.Namespace) -> int:
     with database.read() as conn:
         view = projects.get(conn, args.id, CLI)
-    outcome = Syncer(database, settings).sync(view.repository.id)
+    outcome = Syncer(database, settings, Signers(settings.storage, settings.signing)).sync(view.repository.id)
     if outcome.error:
         print(f"error: {view.repository.identity}: {outcome.error}", file=sys.stderr)
         return 1
@@ -114,7 +117,7 @@ def _delete(database: Database, settings: Settings, args: argparse.Namespace) ->
     with database.write() as conn:
         gone = projects.delete(conn, args.id, CLI)
     if gone is not None:
-        Syncer(database, settings).forget(gone)
+        Syncer(database, settings, Signers(settings.storage, settings.signing)).forget(gone)
     print(f"deleted project {args.id}")
     return 0
 

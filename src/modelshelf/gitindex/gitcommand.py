@@ -4,16 +4,19 @@ a one-line reason on failure that holds no secret."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import selectors
 import shlex
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from modelshelf.settings import GitCredential
 
@@ -121,7 +124,9 @@ def git_command(
         username = credentials.username or "git"
         if any(c in value for value in (username, credentials.password) for c in "\r\n\0"):
             raise GitCommandError(f"the credentials configured for {credentials.host} contain a line break")
-        args += ["-c", f"credential.helper={CREDENTIAL_HELPER}"]  # after the reset above
+        # Scoped to the configured host: a redirect to another host must not be answered with the secret.
+        scope = f"{proto}://{urlsplit(url).netloc.rpartition('@')[2]}"
+        args += ["-c", f"credential.{scope}.helper={CREDENTIAL_HELPER}"]  # after the reset above
         env[USERNAME_ENV] = username
         env[PASSWORD_ENV] = credentials.password
     if proto == "ssh":
@@ -146,6 +151,20 @@ def _ssh_command(context: GitContext, credentials: GitCredential | None) -> str:
     if credentials is not None and credentials.ssh_key is not None:
         words += ["-i", str(credentials.ssh_key), "-o", "IdentitiesOnly=yes"]
     return shlex.join(words)
+
+
+_running: set[subprocess.Popen[bytes]] = set()  # every git this process is running, for kill_all
+_running_lock = threading.Lock()
+
+
+def kill_all() -> None:
+    """Kill every git process group this process started and that still runs (the server is stopping:
+    a fetch must not outlive it, nor keep it waiting for its own timeout)."""
+    with _running_lock:
+        for proc in list(_running):
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
 
 
 def run_git(
@@ -173,14 +192,18 @@ def run_git(
         )
     except OSError as err:
         raise GitCommandError(f"cannot run git: {err.strerror}") from None
+    with _running_lock:
+        _running.add(proc)
     try:
         stderr = _read_until(proc, deadline)
         if stderr is None:
             raise GitCommandError(_timed_out(timeout))
     finally:
-        if proc.poll() is None:  # not reaped yet, so the group id still names our group
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        with _running_lock:
+            _running.discard(proc)
+            if proc.poll() is None:  # not reaped yet, so the group id still names our group
+                os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
         assert proc.stderr is not None
         proc.stderr.close()
     if proc.returncode != 0:

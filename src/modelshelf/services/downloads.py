@@ -12,21 +12,22 @@ import posixpath
 import re
 from dataclasses import dataclass
 
-from modelshelf import blocking
 from modelshelf.auth.principal import Principal
 from modelshelf.errors import InvalidArgument, NotFound, RegistryError, Unavailable, shown
 from modelshelf.gitindex import dvcfiles
 from modelshelf.gitindex.urls import LookupKey
 from modelshelf.services import projects
 from modelshelf.services.clock import clock
+from modelshelf.storage.base import Signer
 from modelshelf.storage.signers import Signers
 from modelshelf.store import gitmodels
 from modelshelf.store.gitmodels import ArtifactRow, RepositoryRow
-from modelshelf.store.session import Session
+from modelshelf.store.session import Database, Session
 
 MAX_PARAM = 1024
 MANIFEST_MAX_BYTES = 64 * 1024 * 1024
 MANIFEST_TIMEOUT_S = 3.0  # inside the dvc client's 5-second read timeout
+RETRY_S = 30  # a repository whose fetch failed is tried again on a request after this
 _VERSION_OR_STAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+/-]{0,254}")
 
 
@@ -94,7 +95,7 @@ class Resolved:
     version: str
     commit: str
     artifact: ArtifactRow
-    files: list[tuple[str, str]] | None  # a directory's manifest when cached: (relpath, md5)
+    files: list[tuple[str, str]] | None  # a directory's files (relpath, md5), once read
 
 
 def find_repository(conn: Session, text: str, key: LookupKey, actor: Principal) -> RepositoryRow:
@@ -129,8 +130,7 @@ def resolve(conn: Session, repository: RepositoryRow, query: Query) -> Resolved:
         )
     if artifact.problem:
         raise ArtifactProblem(f"model {query.name!r} {ref.version}: {artifact.problem}")
-    files = gitmodels.manifest(conn, artifact.md5) if artifact.is_dir and artifact.md5 else None
-    return Resolved(repository, ref.version, ref.commit, artifact, files)
+    return Resolved(repository, ref.version, ref.commit, artifact, None)
 
 
 def _missing(conn: Session, repository: RepositoryRow, query: Query) -> str:
@@ -166,25 +166,62 @@ def object_urls(resolved: Resolved) -> dict[str, str]:
     return urls
 
 
-def fetch_manifest(signers: Signers, artifact: ArtifactRow) -> list[tuple[str, str]]:
-    """A directory's manifest from its remote (a worker thread; bounded by the request's deadline)."""
-    assert artifact.md5 is not None and artifact.remote_url is not None
-    options = json.loads(artifact.remote_options or "{}")
-    signer = signers.for_remote(artifact.remote_url, options)
-    url = dvcfiles.object_url(artifact.remote_url, artifact.md5, legacy=artifact.legacy, is_dir=True)
-    left = blocking.remaining()
-    timeout = min(MANIFEST_TIMEOUT_S, left) if left is not None else MANIFEST_TIMEOUT_S
-    data = signer.fetch(url, max_bytes=MANIFEST_MAX_BYTES, timeout=timeout)
-    return dvcfiles.parse_dir_manifest(data, artifact.md5)
+def worth_retrying(repository: RepositoryRow) -> bool:
+    """A repository whose last fetch failed is fetched again on a request, at most every RETRY_S."""
+    last = repository.attempt_time or 0
+    return clock.now() - last > RETRY_S * 1000
 
 
-def store_manifest(conn: Session, md5: str, files: list[tuple[str, str]]) -> None:
-    gitmodels.put_manifest(conn, md5, files, clock.now())
+def not_indexed(repository: RepositoryRow, retry_after: int) -> NotIndexed:
+    if repository.state == "error":
+        return NotIndexed(
+            f"repository {repository.identity} could not be fetched: {repository.error}", retry_after
+        )
+    return NotIndexed(
+        f"repository {repository.identity} is being indexed: try again in a few seconds", retry_after
+    )
 
 
-def sign(signers: Signers, artifact: ArtifactRow, urls: dict[str, str]) -> dict[str, str]:
+def remote_options(artifact: ArtifactRow) -> dict[str, str]:
+    options: dict[str, str] = json.loads(artifact.remote_options or "{}")
+    return options
+
+
+def signer_for(signers: Signers, artifact: ArtifactRow) -> Signer:
     assert artifact.remote_url is not None
-    options = json.loads(artifact.remote_options or "{}")
+    return signers.for_remote(artifact.remote_url, remote_options(artifact))
+
+
+def directory_files(
+    database: Database, signers: Signers, artifact: ArtifactRow, timeout: float
+) -> list[tuple[str, str]]:
+    """A directory's files from its `.dir` manifest: cached, or fetched from the remote within `timeout`
+    (a worker thread) and cached, checked against its md5 first."""
+    assert artifact.md5 is not None and artifact.remote_url is not None
+    md5 = artifact.md5
+    files = database.run(lambda conn: gitmodels.manifest(conn, md5), write=False)
+    if files is not None:
+        return files
+    if timeout <= 0:
+        raise Unavailable("the directory listing is not cached yet: try again")
+    fetched = fetch_manifest(signer_for(signers, artifact), artifact, timeout)
+    database.run(lambda conn: gitmodels.put_manifest(conn, md5, fetched, clock.now()), write=True)
+    return fetched
+
+
+def fetch_manifest(signer: Signer, artifact: ArtifactRow, timeout: float) -> list[tuple[str, str]]:
+    assert artifact.md5 is not None and artifact.remote_url is not None
+    url = dvcfiles.object_url(artifact.remote_url, artifact.md5, legacy=artifact.legacy, is_dir=True)
+    data = signer.fetch(url, max_bytes=MANIFEST_MAX_BYTES, timeout=min(timeout, MANIFEST_TIMEOUT_S))
+    try:
+        return dvcfiles.parse_dir_manifest(data, artifact.md5)
+    except InvalidArgument as exc:  # the remote's fault, not the caller's
+        raise ArtifactProblem(
+            f"model {artifact.name!r}: the directory manifest in the remote is corrupt: {exc}"
+        ) from None
+
+
+def sign(signer: Signer, expires_in: int, urls: dict[str, str]) -> dict[str, str]:
     keys = list(urls)
-    signed = signers.sign_many(artifact.remote_url, options, [urls[k] for k in keys])
+    signed = signer.sign_many([urls[k] for k in keys], expires_in=expires_in)
     return dict(zip(keys, signed, strict=True))

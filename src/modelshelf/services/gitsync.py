@@ -14,6 +14,7 @@ import json
 import logging
 import shutil
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -21,12 +22,16 @@ from typing import Any, TypeVar
 from modelshelf import blocking
 from modelshelf.errors import RegistryError
 from modelshelf.gitindex import dvcfiles, gto
+from modelshelf.gitindex.gitcommand import kill_all
 from modelshelf.gitindex.mirror import Mirror, MirrorError, mirror_path
 from modelshelf.gitindex.urls import credential_for, fetch_url, parse_repo_url
+from modelshelf.services import downloads
 from modelshelf.services.clock import clock
 from modelshelf.settings import GIT_SCHEMES, Settings
+from modelshelf.storage.errors import StorageProblem
+from modelshelf.storage.signers import Signers
 from modelshelf.store import gitmodels
-from modelshelf.store.gitmodels import RepositoryRow
+from modelshelf.store.gitmodels import ArtifactRow, RepositoryRow
 from modelshelf.store.session import Database, Session
 
 log = logging.getLogger("modelshelf.gitsync")
@@ -34,7 +39,9 @@ T = TypeVar("T")
 
 JOB_THREADS = 2
 STOP_WAIT_S = 10.0
-STATES = ("pending", "ready", "error")
+MAX_COMMITS_PER_JOB = 2000
+MAX_PREFETCH_PER_JOB = 100
+PREFETCH_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -46,9 +53,10 @@ class Outcome:
 
 
 class Syncer:
-    def __init__(self, database: Database, settings: Settings) -> None:
+    def __init__(self, database: Database, settings: Settings, signers: Signers | None = None) -> None:
         self.database = database
         self.settings = settings
+        self.signers = signers  # for prefetching directory manifests; None: requests fetch them
         self._pool = concurrent.futures.ThreadPoolExecutor(JOB_THREADS, thread_name_prefix="modelshelf-git")
         self._lock = threading.Lock()
         self._running: dict[int, concurrent.futures.Future[Outcome]] = {}
@@ -68,6 +76,7 @@ class Syncer:
         past that is cut off by its own timeout; its process dies with the server)."""
         self._stop.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
+        kill_all()  # fetches in flight end now, not at their timeout
         with self._lock:
             running = [f for f in self._running.values() if not f.done()]
         concurrent.futures.wait(running, timeout=wait)
@@ -84,7 +93,12 @@ class Syncer:
                 cancelled: concurrent.futures.Future[Outcome] = concurrent.futures.Future()
                 cancelled.cancel()
                 return cancelled
-            future = self._pool.submit(self._job, repository_id)
+            try:
+                future = self._pool.submit(self._job, repository_id)
+            except RuntimeError:  # shut down between the check above and here
+                future = concurrent.futures.Future()
+                future.cancel()
+                return future
             self._running[repository_id] = future
             return future
 
@@ -173,18 +187,41 @@ class Syncer:
         refs = _refs(summary.artifacts)
         known = self._db(lambda c: gitmodels.indexed_commits(c, repository.id), write=False)
         wanted = sorted({r["commit"] for r in refs} - known)
-        indexed = [(commit, *_index_commit(mirror, commit)) for commit in wanted]
-        stored = self._db(lambda c: gitmodels.tags(c, repository.id), write=False)
+        # A hostile or huge repository gets a bounded share of the job threads: what is not indexed in
+        # time is left for the next job (indexed commits are kept), and the repository says so.
+        stop_at = time.monotonic() + self.settings.git.fetch_timeout
+        indexed = []
+        for commit in wanted[:MAX_COMMITS_PER_JOB]:
+            if time.monotonic() > stop_at or self._stop.is_set():
+                break
+            indexed.append((commit, *_index_commit(mirror, commit)))
+        complete = len(indexed) == len(wanted)
         current = {t.name: (t.commit, t.time) for t in tags}
-        added = [(n, c, t) for n, (c, t) in current.items() if stored.get(n) != (c, t)]
-        removed = [n for n, value in stored.items() if current.get(n) != value]
 
         def write(conn: Session) -> None:
+            stored_now = gitmodels.repository(conn, repository.id)
+            if stored_now is None or stored_now.identity != repository.identity:
+                return  # its last project was deleted while this job ran
             stamp = clock.now()
+            # Compared here, in the transaction: another job (the CLI's, another replica's) may have
+            # written some of this since it was read.
+            already = gitmodels.indexed_commits(conn, repository.id)
+            for commit, problems, artifacts in indexed:
+                if commit not in already:
+                    gitmodels.add_commit(conn, repository.id, commit, problems, artifacts, stamp)
+            if not complete:
+                left = len(wanted) - len(indexed)
+                gitmodels.update_repository(
+                    conn,
+                    repository.id,
+                    {"error": f"indexing is not finished: {left} commits left for the next refresh"},
+                )
+                return
+            stored = gitmodels.tags(conn, repository.id)
+            added = [(n, c, t) for n, (c, t) in current.items() if stored.get(n) != (c, t)]
+            removed = [n for n, value in stored.items() if current.get(n) != value]
             gitmodels.change_tags(conn, repository.id, [], removed)
             gitmodels.change_tags(conn, repository.id, added, [])
-            for commit, problems, artifacts in indexed:
-                gitmodels.add_commit(conn, repository.id, commit, problems, artifacts, stamp)
             gitmodels.replace_refs(conn, repository.id, refs)
             gitmodels.update_repository(
                 conn,
@@ -201,13 +238,37 @@ class Syncer:
 
         self._db(write, write=True)
         log.info(
-            "indexed %s: %d tags (%d ignored), %d new commits",
+            "indexed %s: %d tags (%d ignored), %d new commits%s",
             repository.identity,
             len(tags),
             ignored,
             len(indexed),
+            "" if complete else f" ({len(wanted) - len(indexed)} left)",
         )
-        return Outcome(True, True, len(indexed))
+        self._prefetch_manifests(indexed)
+        if not complete and not self._stop.is_set():
+            self.request(repository.id)  # the rest, after other repositories had their turn
+        return Outcome(True, complete, len(indexed))
+
+    def _prefetch_manifests(self, indexed: list[tuple[str, list[str], list[dict[str, Any]]]]) -> None:
+        """Fetch the `.dir` manifests of newly indexed directories now, so that no request waits for one.
+        Best effort: one that fails is fetched by the first request that needs it."""
+        if self.signers is None:
+            return
+        rows = [
+            a
+            for _, _, artifacts in indexed
+            for a in artifacts
+            if a["is_dir"] and a["md5"] and a["remote_url"]
+        ]
+        for row in rows[:MAX_PREFETCH_PER_JOB]:
+            if self._stop.is_set():
+                return
+            artifact = ArtifactRow(repository_id=0, commit="", **row)
+            try:
+                downloads.directory_files(self.database, self.signers, artifact, PREFETCH_TIMEOUT_S)
+            except (RegistryError, StorageProblem) as exc:
+                log.info("could not prefetch the manifest of %s: %s", row["name"], exc)
 
     def _record_error(self, repository: RepositoryRow, message: str) -> None:
         # A repository that was indexed once keeps serving that index while its fetches fail.

@@ -7,6 +7,7 @@ connecting one repository share its mirror and its index.
 
 from __future__ import annotations
 
+import ipaddress
 import posixpath
 import re
 import secrets
@@ -33,8 +34,7 @@ _SEGMENT = re.compile(r"[^\x00-\x1f\x7f\\]+")
 @dataclass(frozen=True)
 class Created:
     projects: list[ProjectView]
-    repository: RepositoryRow
-    new_repository: bool  # the first project on it: the repository still has to be fetched
+    repository: RepositoryRow  # "pending" until its first fetch and index
 
 
 WEBHOOK_PATH = "/api/webhooks/git/"
@@ -42,7 +42,7 @@ WEBHOOK_PATH = "/api/webhooks/git/"
 
 def project_url(base: str, view: ProjectView) -> str:
     """Where the project lives, as Studio spells it: /user/<user>/... or /team/<team>/..."""
-    space = f"team/{view.team}" if view.team is not None else f"user/{view.owner or 'cli'}"
+    space = f"team/{view.team}" if view.team is not None else f"user/{view.owner or 'local'}"
     return f"{base}/{space}/projects/{view.project.name}-{view.project.id}"
 
 
@@ -94,6 +94,22 @@ def check_name(value: object) -> str | None:
     return value
 
 
+def check_host(repo: RepoUrl) -> None:
+    """Refuse this machine and link-local addresses (cloud metadata services) as repository hosts: a user
+    must not make the server fetch from itself. An operator reaches such hosts through [[git.rewrite]]."""
+    host = repo.host.strip("[]").lower()
+    if repo.scheme == "file":
+        return  # allowed only where the operator listed the scheme
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        internal = host == "localhost" or host.endswith(".localhost")
+    else:
+        internal = address.is_loopback or address.is_link_local or address.is_unspecified
+    if internal:
+        raise InvalidArgument(f"repository host {repo.host!r} is this server or a link-local address")
+
+
 def _default_name(repo: RepoUrl, name: str | None, subdir: str, several: bool) -> str:
     base = name or re.sub(r"[^A-Za-z0-9._-]+", "-", repo.name).strip("-._") or "project"
     if subdir and (several or name is None):
@@ -114,6 +130,8 @@ def create(
 ) -> Created:
     """Create one project per subdir. The caller must belong to `team_name`; `owner_name` is for the CLI,
     which acts for a user it names."""
+    if actor.via != "cli":
+        check_host(repo)
     owner_id = actor.user_id
     if owner_name is not None:
         owner = accounts.user_by_name(conn, owner_name)
@@ -134,28 +152,26 @@ def create(
         ):
             raise Forbidden(f"you are not a member of team {team_name!r}")
         team_id = team_row.id
-    elif owner_id is None:
+    elif owner_id is None and actor.via != "no-auth":
         raise InvalidArgument(
             "a project needs an owner: give a team, or a user (modelshelf project create --user)"
         )
-    namespace = f"team:{team_id}" if team_id is not None else f"user:{owner_id}"
+    # Under --no-auth nobody is signed in: such projects share one local namespace.
+    namespace = f"team:{team_id}" if team_id is not None else f"user:{owner_id or 'local'}"
     now = clock.now()
 
-    repository = gitmodels.repository_by_identity(conn, repo.identity)
-    new_repository = repository is None
-    if repository is None:
-        repository = gitmodels.add_repository(
-            conn,
-            {
-                "identity": repo.identity,
-                "host": repo.host,
-                "path": repo.path,
-                "clone_url": repo.clone_url,
-                "state": "pending",
-                "tags_ignored": 0,
-                "create_time": now,
-            },
-        )
+    repository = gitmodels.ensure_repository(
+        conn,
+        {
+            "identity": repo.identity,
+            "host": repo.host,
+            "path": repo.path,
+            "clone_url": repo.clone_url,
+            "state": "pending",
+            "tags_ignored": 0,
+            "create_time": now,
+        },
+    )
     made = []
     for subdir in subdirs:
         values = {
@@ -180,7 +196,7 @@ def create(
         view = gitmodels.project(conn, row.id)
         assert view is not None
         made.append(view)
-    return Created(made, repository, new_repository)
+    return Created(made, repository)
 
 
 def is_admin(actor: Principal) -> bool:
@@ -244,3 +260,11 @@ def delete(conn: Session, project_id: str, actor: Principal) -> RepositoryRow | 
         return None
     gitmodels.delete_repository(conn, view.repository.id)
     return view.repository
+
+
+def for_webhook(conn: Session, project_id: str) -> ProjectView:
+    """A project by id for its push webhook, which proves itself with the project's secret, not a token."""
+    view = gitmodels.project(conn, project_id) if len(project_id) <= 64 else None
+    if view is None:
+        raise NotFound(f"project {shown(project_id)} not found")
+    return view

@@ -37,6 +37,8 @@ class AzureSigner:
         self._service = service
         self._account_name: str = service.account_name
         self._account_key = account_key
+        # An account key signs locally; a user-delegation key has to be fetched over the network.
+        self.offline = account_key is not None
         self._containers: dict[str, str] = {}
         self._delegation: tuple[Any, datetime] | None = None
         self._lock = threading.Lock()

@@ -20,6 +20,8 @@ class Signer(Protocol):
     """Turns the URL of an object in one DVC remote (in the remote's own scheme) into an absolute http(s)
     URL that a client without credentials can GET, and fetches small objects (`.dir` manifests)."""
 
+    offline: bool  # signing does no I/O (static keys): a request may sign on the event loop
+
     def sign(self, url: str, *, expires_in: int) -> str: ...
 
     def sign_many(self, urls: Sequence[str], *, expires_in: int) -> list[str]: ...

@@ -20,6 +20,7 @@ class GcsSigner:
         storage = sdk("google.cloud.storage")
         self._remote_url = remote_url
         self._credentials = credentials
+        self.offline = True  # a service account key signs locally
         self._endpoint = endpoint_url
         # No project lookup, no network: the client only carries the credentials to each blob.
         self._client = storage.Client(

@@ -12,6 +12,7 @@ from modelshelf.storage.fetch import http_get
 class PlainSigner:
     def __init__(self, remote_url: str) -> None:
         self._remote_url = remote_url
+        self.offline = True
 
     def sign(self, url: str, *, expires_in: int) -> str:
         check_under(url, self._remote_url)

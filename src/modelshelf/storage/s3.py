@@ -45,6 +45,8 @@ class S3Signer:
         self._remote_url = remote_url
         self._client = client
         self._credentials = credentials
+        # Static keys sign locally; refreshable ones (roles, SSO) may call the network when they expire.
+        self.offline = type(credentials).__name__ == "Credentials"
         # Only built once boto3 imported, so botocore is there; looked up at call time so tests can freeze it.
         self._botocore_auth = importlib.import_module("botocore.auth")
         self._awsrequest = importlib.import_module("botocore.awsrequest")

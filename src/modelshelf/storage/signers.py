@@ -28,6 +28,8 @@ PATH_LAYOUT_OPTIONS = ("version_aware", "worktree")
 # A credential chain that found nothing may have probed a metadata service for a second or more; the
 # answer is kept this long so that requests for such a remote fail fast.
 NEGATIVE_TTL_S = 30.0
+# Repositories name their remotes: a bound on the clients kept, so that many remotes cannot fill memory.
+MAX_SIGNERS = 256
 
 
 class Signers:
@@ -37,13 +39,28 @@ class Signers:
         self._expires_in = int(signing.expires_in)
         self._signers: dict[tuple[Any, ...], Signer] = {}
         self._failures: dict[tuple[Any, ...], tuple[float, StorageProblem]] = {}
+        self._ready: dict[tuple[str, str], Signer] = {}  # (remote URL, options) -> a signer built before
         self._lock = threading.Lock()
 
     @property
     def expires_in(self) -> int:
         return self._expires_in
 
+    def ready(self, remote_url: str, options: Mapping[str, str]) -> Signer | None:
+        """The signer for this remote if one was built already and signs without any I/O (static keys), so
+        a request may sign on the event loop; None: use `for_remote` on a worker thread."""
+        found = self._ready.get((remote_url, _options_key(options)))
+        return found if found is not None and found.offline else None
+
     def for_remote(self, remote_url: str, options: Mapping[str, str]) -> Signer:
+        found = self._build(remote_url, options)
+        with self._lock:
+            if len(self._ready) >= MAX_SIGNERS:
+                self._ready.clear()
+            self._ready[(remote_url, _options_key(options))] = found
+        return found
+
+    def _build(self, remote_url: str, options: Mapping[str, str]) -> Signer:
         remote = _normal(remote_url)
         scheme = _scheme(remote)
         for name in PATH_LAYOUT_OPTIONS:
@@ -96,6 +113,16 @@ class Signers:
             except MissingCredentials as exc:
                 self._failures[key] = (time.monotonic(), exc)
                 raise
+            except StorageProblem:
+                raise
+            except Exception as exc:  # an endpoint or region from a repository that the SDK refuses
+                problem = UnsupportedRemote(
+                    f"cannot use the remote {shown(key[1])} with its configuration: {type(exc).__name__}"
+                )
+                self._failures[key] = (time.monotonic(), problem)
+                raise problem from exc
+            if len(self._signers) >= MAX_SIGNERS:
+                self._signers.clear()
             self._signers[key] = found
             return found
 
@@ -223,6 +250,10 @@ class Signers:
             return GcsSigner(remote, credentials, endpoint_url=endpoint)
 
         return self._cached(("gs", remote, credentials_file, endpoint), build)
+
+
+def _options_key(options: Mapping[str, str]) -> str:
+    return "\x00".join(f"{k}={v}" for k, v in sorted(options.items()))
 
 
 def _normal(url: str) -> str:

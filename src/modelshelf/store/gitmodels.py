@@ -8,6 +8,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, and_, delete, exists, insert, or_, select, true, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from modelshelf.store.repository import insert_row
 from modelshelf.store.session import Session
@@ -114,8 +116,14 @@ def repositories(conn: Session) -> list[RepositoryRow]:
     return [RepositoryRow(*row) for row in conn.sql.execute(select(git_repository).order_by("id"))]
 
 
-def add_repository(conn: Session, values: Mapping[str, Any]) -> RepositoryRow:
-    return RepositoryRow(**insert_row(conn, git_repository, values))
+def ensure_repository(conn: Session, values: Mapping[str, Any]) -> RepositoryRow:
+    """The repository with this identity, inserted if it is new. Two projects created at once on
+    one new repository both get the one row: the loser of the race waits for the winner's commit (the
+    unique index) and then reads it, instead of failing."""
+    conn.sql.execute(_insert_ignoring_duplicates(conn, git_repository).values(**values))
+    found = repository_by_identity(conn, values["identity"])
+    assert found is not None
+    return found
 
 
 def update_repository(conn: Session, repository_id: int, values: Mapping[str, Any]) -> None:
@@ -292,5 +300,12 @@ def manifest(conn: Session, md5: str) -> list[tuple[str, str]] | None:
 
 
 def put_manifest(conn: Session, md5: str, files: list[tuple[str, str]], now: int) -> None:
-    if manifest(conn, md5) is None:
-        conn.sql.execute(insert(dir_manifest).values(md5=md5, files=json.dumps(files), fetch_time=now))
+    """Cache a manifest; another request may have cached the same one first (the content is the same)."""
+    statement = _insert_ignoring_duplicates(conn, dir_manifest)
+    conn.sql.execute(statement.values(md5=md5, files=json.dumps(files), fetch_time=now))
+
+
+def _insert_ignoring_duplicates(conn: Session, table: Any) -> Any:
+    if conn.dialect.name == "postgresql":
+        return postgresql_insert(table).on_conflict_do_nothing()
+    return sqlite_insert(table).on_conflict_do_nothing()
