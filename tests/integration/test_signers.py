@@ -228,3 +228,20 @@ def test_gcs_without_credentials_is_missing_credentials(
         signers({"url": "gs://acme-gcs", "credentials_file": str(tmp_path / "none.json")}).for_remote(
             "gs://acme-gcs", {}
         )
+
+
+def test_a_url_signed_within_the_reuse_window_is_handed_out_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reused for at most REUSE_S, so every URL handed out lives at least expires_in - REUSE_S more."""
+    from modelshelf.storage import signers as module
+
+    clock = [1000.0]
+    monkeypatch.setattr(module.time, "monotonic", lambda: clock[0])
+    chosen = signers(*ENTRIES)
+    urls = ["s3://acme/store/files/md5/ab/cd", "s3://acme/store/files/md5/ef/01"]
+    first = chosen.sign_many("s3://acme/store", {}, urls)
+    clock[0] += module.REUSE_S - 1
+    assert chosen.sign_many("s3://acme/store", {}, list(reversed(urls))) == list(reversed(first))
+    clock[0] += 2
+    later = chosen.sign_many("s3://acme/store", {}, urls)
+    assert [query(u)["X-Amz-Credential"] for u in later] == [query(u)["X-Amz-Credential"] for u in first]
+    assert chosen.sign_many("s3://acme/store", {}, urls) == later  # the fresh ones are reused in turn

@@ -45,6 +45,7 @@ CLIENT_BUDGET_S = 4.5
 FIRST_INDEX_WAIT_S = 3.5
 SIGNING_RESERVE_S = 0.3  # kept back from a manifest fetch for signing and answering
 RETRY_AFTER_S = 5
+KEY_CACHE_SIZE = 1024
 CREATE_FIELDS = {"repo_url", "public", "team_name", "subdir", "name"}
 
 
@@ -83,6 +84,7 @@ class StudioAPI:
         self.settings = settings
         self.syncer = syncer
         self.signers = signers
+        self._keys: dict[str, urls.LookupKey] = {}
 
     # --- create-project ---------------------------------------------------------------------------------
 
@@ -132,14 +134,11 @@ class StudioAPI:
         query = downloads.parse_query(
             params.get("repo"), params.get("name"), params.get("version"), params.get("stage")
         )
-        key = urls.lookup_identities(query.repo, rewrites=self.settings.git.rewrite)
+        key = self._lookup_key(query.repo)
         actor = principal_of(request)
 
         def find(conn: Session) -> tuple[RepositoryRow, downloads.Resolved | None]:
-            repository = downloads.find_repository(conn, query.repo, key, actor)
-            if repository.index_time is None:
-                return repository, None
-            return repository, downloads.resolve(conn, repository, query)
+            return downloads.lookup(conn, key, query, actor)
 
         # Lookups through unique indexes only: on SQLite they run on the loop (store.session.looking_up).
         repository, resolved = await self.database.looking_up(find)
@@ -160,14 +159,22 @@ class StudioAPI:
         objects = downloads.object_urls(resolved)
         signer = self.signers.ready(artifact.remote_url or "", downloads.remote_options(artifact))
         if signer is not None and len(objects) == 1:
-            signed = downloads.sign(signer, self.signers.expires_in, objects)  # no I/O: on the loop
+            signed = downloads.sign(self.signers, signer, objects)  # no I/O: on the loop
         else:
             signed = await self.database.pool.run(
-                lambda: downloads.sign(
-                    downloads.signer_for(self.signers, artifact), self.signers.expires_in, objects
-                )
+                lambda: downloads.sign(self.signers, downloads.signer_for(self.signers, artifact), objects)
             )
         return JSON(signed)
+
+    def _lookup_key(self, repo: str) -> urls.LookupKey:
+        """`repo` parsed into what to look up; the same few repositories are asked for again and again."""
+        found = self._keys.get(repo)
+        if found is None:
+            found = urls.lookup_identities(repo, rewrites=self.settings.git.rewrite)
+            if len(self._keys) >= KEY_CACHE_SIZE:
+                self._keys.clear()
+            self._keys[repo] = found
+        return found
 
     # --- projects ---------------------------------------------------------------------------------------
 

@@ -117,6 +117,25 @@ def find_repository(conn: Session, text: str, key: LookupKey, actor: Principal) 
     raise NotFound(f"no project for repository {shown(text)}{more}")
 
 
+def lookup(
+    conn: Session, key: LookupKey, query: Query, actor: Principal
+) -> tuple[RepositoryRow, Resolved | None]:
+    """The repository `repo` names and, once it is indexed, what the query resolves to. The usual case
+    (a full URL, a known model) is one lookup; anything else takes the detailed path, which also says
+    what is missing."""
+    user_id = projects.visible_user(actor)
+    for identity in key.identities[:1]:
+        found = gitmodels.download(conn, identity, user_id, query.name, query.kind, query.key)
+        if found is not None and not found.artifact.problem:
+            return found.repository, Resolved(
+                found.repository, found.ref.version, found.ref.commit, found.artifact, None
+            )
+    repository = find_repository(conn, query.repo, key, actor)
+    if repository.index_time is None:
+        return repository, None
+    return repository, resolve(conn, repository, query)
+
+
 def resolve(conn: Session, repository: RepositoryRow, query: Query) -> Resolved:
     ref = gitmodels.ref(conn, repository.id, query.name, query.kind, query.key)
     if ref is None:
@@ -221,7 +240,7 @@ def fetch_manifest(signer: Signer, artifact: ArtifactRow, timeout: float) -> lis
         ) from None
 
 
-def sign(signer: Signer, expires_in: int, urls: dict[str, str]) -> dict[str, str]:
+def sign(signers: Signers, signer: Signer, urls: dict[str, str]) -> dict[str, str]:
     keys = list(urls)
-    signed = signer.sign_many([urls[k] for k in keys], expires_in=expires_in)
+    signed = signers.sign_with(signer, [urls[k] for k in keys])
     return dict(zip(keys, signed, strict=True))

@@ -7,11 +7,11 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, and_, delete, exists, insert, or_, select, true, update
+from sqlalchemy import ColumnElement, and_, bindparam, delete, exists, insert, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from modelshelf.store.repository import insert_row
+from modelshelf.store.repository import fetch_first_compiled, insert_row
 from modelshelf.store.session import Session
 from modelshelf.store.tables import (
     dir_manifest,
@@ -274,6 +274,71 @@ def has_artifact_refs(conn: Session, repository_id: int, artifact: str) -> bool:
         exists().where(git_ref.c.repository_id == repository_id).where(git_ref.c.artifact == artifact)
     )
     return bool(conn.sql.execute(query).scalar_one())
+
+
+class Download(NamedTuple):
+    """What the warm path of get-download-uris needs, in one row."""
+
+    repository: RepositoryRow
+    ref: Ref
+    artifact: ArtifactRow
+
+
+def _download_query() -> Any:
+    visible = or_(
+        bindparam("everyone"),
+        exists()
+        .where(git_project.c.repository_id == git_repository.c.id)
+        .where(
+            or_(
+                git_project.c.public,
+                and_(git_project.c.team_id.is_(None), git_project.c.owner_id == bindparam("user_id")),
+                git_project.c.team_id.in_(
+                    select(team_member.c.team_id).where(team_member.c.user_id == bindparam("user_id"))
+                ),
+            )
+        ),
+    )
+    return (
+        select(git_repository, git_ref.c.version, git_ref.c.commit, git_artifact)
+        .join(git_ref, git_ref.c.repository_id == git_repository.c.id)
+        .join(
+            git_artifact,
+            and_(
+                git_artifact.c.repository_id == git_repository.c.id,
+                git_artifact.c.commit == git_ref.c.commit,
+                git_artifact.c.name == git_ref.c.artifact,
+            ),
+        )
+        .where(
+            git_repository.c.identity == bindparam("identity"),
+            git_ref.c.artifact == bindparam("artifact"),
+            git_ref.c.kind == bindparam("kind"),
+            git_ref.c.key == bindparam("key"),
+            visible,
+        )
+    )
+
+
+def download(
+    conn: Session, identity: str, user_id: int | None, artifact: str, kind: str, key: str
+) -> Download | None:
+    """The repository, the ref and the artifact of a download in one lookup through primary keys and
+    unique indexes, if the user (None: anyone) may see the repository; None for anything missing, and
+    the caller finds out what with the lookups above."""
+    params = {
+        "identity": identity,
+        "everyone": user_id is None,
+        "user_id": -1 if user_id is None else user_id,
+        "artifact": artifact,
+        "kind": kind,
+        "key": key,
+    }
+    row = fetch_first_compiled(conn, "git-download", _download_query, params)
+    if row is None:
+        return None
+    width = len(RepositoryRow._fields)
+    return Download(RepositoryRow(*row[:width]), Ref(*row[width : width + 2]), ArtifactRow(*row[width + 2 :]))
 
 
 def artifact(conn: Session, repository_id: int, commit: str, name: str) -> ArtifactRow | None:
