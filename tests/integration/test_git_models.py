@@ -23,6 +23,7 @@ from modelshelf.auth.principal import CLI
 from modelshelf.services import accounts
 from modelshelf.settings import GitSettings, Settings
 from modelshelf.store.session import Database
+from tests.fixtures.git_servers import silent_server
 from tests.fixtures.http_files import serving_files
 
 REMOTE = "https://dvc.example.org/store"
@@ -395,3 +396,37 @@ def test_periodic_refresh_picks_up_new_tags(
         while uris(client, name="clf", stage="prod")[0] != 200 and time.monotonic() < deadline:
             time.sleep(0.1)
         assert uris(client, name="clf", stage="prod")[0] == 200
+
+
+def test_a_repository_that_never_answers_stalls_nothing_else(
+    tmp_path: Path, database_url: str, engine: Engine, origin: GitRepo
+) -> None:
+    """Both Git workers stuck on fetches that never get an answer: requests are answered as fast as ever,
+    the fetches end at git.fetch_timeout, and their projects show why."""
+    dvc_project(origin, "m")
+    origin.commit("v1")
+    origin.tag("clf@v1.0.0")
+    with silent_server() as port:
+        stuck = {"prefix": "https://stuck.example.com/", "to": f"http://127.0.0.1:{port}/"}
+        rewrite = {"prefix": "https://git.example.com/acme/", "to": origin.path.parent.as_uri() + "/"}
+        with serving_app(
+            tmp_path, database_url, engine, origin, fetch_timeout=4, rewrite=[rewrite, stuck]
+        ) as client:
+            connect(client)  # indexed before the workers get stuck
+            stuck_ids = []
+            for name in ("one", "two", "three"):
+                made = client.post(
+                    "/api/create-project", json={"repo_url": f"https://stuck.example.com/{name}"}
+                )
+                assert made.status_code == 201, made.text
+                stuck_ids.append(made.json()["projects"][0]["id"])
+            slowest = 0.0
+            for _ in range(20):
+                started = time.monotonic()
+                assert client.get("/healthz").status_code == 200
+                assert uris(client, name="clf")[0] == 200
+                slowest = max(slowest, time.monotonic() - started)
+                time.sleep(0.05)
+            assert slowest < 1.0, slowest  # the stall would be the 4 s fetch timeout
+            shown = wait_indexed(client, stuck_ids[0])
+            assert shown["state"] == "error" and "timed out" in str(shown["error"]), shown
