@@ -105,27 +105,43 @@ def _run(cmd: list[str], *, timeout: float) -> None:
         )
 
 
-def _build(version: str, path: Path) -> None:
+def build_venv(
+    path: Path, what: str, packages: list[str], checks: list[list[str]], marker: str, timeout: float
+) -> None:
+    """A fresh venv at `path` with `packages` (one pip resolver run), `checks` run in it (`{bin}` is its
+    bin directory), and the marker file written last, all within `timeout` seconds."""
     if path.exists():
         shutil.rmtree(path)
-    deadline = time.monotonic() + INSTALL_TIMEOUT_S
+    deadline = time.monotonic() + timeout
 
     def remaining() -> float:
         left = deadline - time.monotonic()
         if left <= 0:
-            raise ClientInstallError(f"building model-registry {version} took over {INSTALL_TIMEOUT_S:.0f}s")
+            raise ClientInstallError(f"building {what} took over {timeout:.0f}s")
         return left
 
     _run([_base_python(), "-m", "venv", str(path)], timeout=remaining())
-    python = str(path / "bin" / "python")
-    _run([python, "-m", "pip", "install", "-q", f"model-registry=={version}"], timeout=remaining())
+    bin_dir = str(path / "bin")
+    _run([f"{bin_dir}/python", "-m", "pip", "install", "-q", *packages], timeout=remaining())
+    for check in checks:
+        _run([part.format(bin=bin_dir) for part in check], timeout=remaining())
+    (path / MARKER).write_text(marker + "\n")
+
+
+def _build(version: str, path: Path) -> None:
     check = (
         "import model_registry, mr_openapi, sys; "
         f"sys.exit(0 if model_registry.__version__ == {version!r} else "
         "'installed model_registry ' + model_registry.__version__)"
     )
-    _run([python, "-c", check], timeout=remaining())
-    (path / MARKER).write_text(version + "\n")
+    build_venv(
+        path,
+        f"model-registry {version}",
+        [f"model-registry=={version}"],
+        [["{bin}/python", "-c", check]],
+        version,
+        INSTALL_TIMEOUT_S,
+    )
 
 
 def ensure_client(version: str) -> ClientVenv:

@@ -34,7 +34,11 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--name", help="project name (default: the repository's name)")
     p.add_argument("--subdir", help="monorepo directory; a comma-separated list makes one project each")
     p.add_argument("--public", action="store_true", help="visible to every token with models:read")
-    p.add_argument("--no-wait", action="store_true", help="do not fetch now; the server will")
+    p.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="do not fetch now: a running server fetches it at its next sweep or first download",
+    )
     p.set_defaults(project_run=_create)
     project.add_parser("list", help="list every project").set_defaults(project_run=_list)
     for action, help_text, run in (
