@@ -410,7 +410,7 @@ def test_a_repository_that_never_answers_stalls_nothing_else(
         stuck = {"prefix": "https://stuck.example.com/", "to": f"http://127.0.0.1:{port}/"}
         rewrite = {"prefix": "https://git.example.com/acme/", "to": origin.path.parent.as_uri() + "/"}
         with serving_app(
-            tmp_path, database_url, engine, origin, fetch_timeout=4, rewrite=[rewrite, stuck]
+            tmp_path, database_url, engine, origin, fetch_timeout=6, rewrite=[rewrite, stuck]
         ) as client:
             connect(client)  # indexed before the workers get stuck
             stuck_ids = []
@@ -427,6 +427,15 @@ def test_a_repository_that_never_answers_stalls_nothing_else(
                 assert uris(client, name="clf")[0] == 200
                 slowest = max(slowest, time.monotonic() - started)
                 time.sleep(0.05)
-            assert slowest < 1.0, slowest  # the stall would be the 4 s fetch timeout
+            assert slowest < 1.0, slowest  # the stall would be the 6 s fetch timeout
+            # A download from a repository still being fetched waits for it within dvc's 5 s, then 503.
+            started = time.monotonic()
+            response = client.get(
+                "/api/model-registry/get-download-uris",
+                params={"repo": "https://stuck.example.com/three", "name": "clf"},
+            )
+            assert time.monotonic() - started < 4.8
+            assert response.status_code == 503 and response.headers["retry-after"] == "5", response.text
+            assert "is being indexed" in response.json()["detail"]
             shown = wait_indexed(client, stuck_ids[0])
             assert shown["state"] == "error" and "timed out" in str(shown["error"]), shown
