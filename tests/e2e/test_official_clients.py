@@ -1,7 +1,8 @@
 """The official `model-registry` Python clients (0.3.18 on /v1, 0.3.14 on /v1alpha3) against the real server.
 
 Each scenario in `client_scenarios/` runs as a subprocess with the client venv's python (see `clients.py`),
-against the session's `live_server`; any exit but 0 fails the test, with the scenario's output.
+against the session's `live_server`; any exit but 0 fails the test, with the scenario's output. The
+experiment scenarios run with 0.3.14 only: later clients dropped the experiment API with v1alpha3.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from tests.e2e.clients import CLIENT_VERSIONS, ClientVenv, ensure_client
 
 SCENARIO_DIR = Path(__file__).parent / "client_scenarios"
 SCENARIOS = ["register_model", "pagers", "update_archive", "async_api", "doc_artifact", "authentication"]
+EXPERIMENT_SCENARIOS = ["experiments"]
+EXPERIMENT_CLIENT = "0.3.14"  # the last client with the experiment API (v1alpha3)
 SCENARIO_TIMEOUT_S = 180.0
 
 pytestmark = pytest.mark.clients
@@ -45,11 +48,25 @@ def _scenario_env(tokens: dict[str, str]) -> dict[str, str]:
 
 def test_scenario_files_exist() -> None:
     present = {p.stem for p in SCENARIO_DIR.glob("*.py") if not p.name.startswith("_")}
-    assert present == set(SCENARIOS), f"scenario list out of step with {SCENARIO_DIR}: {sorted(present)}"
+    expected = {*SCENARIOS, *EXPERIMENT_SCENARIOS}
+    assert present == expected, f"scenario list out of step with {SCENARIO_DIR}: {sorted(present)}"
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_official_client(
+    client_venv: ClientVenv, scenario: str, live_server: str, live_tokens: dict[str, str], name_prefix: str
+) -> None:
+    _run_scenario(client_venv, scenario, live_server, live_tokens, name_prefix)
+
+
+@pytest.mark.parametrize("scenario", EXPERIMENT_SCENARIOS)
+def test_official_client_experiments(
+    scenario: str, live_server: str, live_tokens: dict[str, str], name_prefix: str
+) -> None:
+    _run_scenario(ensure_client(EXPERIMENT_CLIENT), scenario, live_server, live_tokens, name_prefix)
+
+
+def _run_scenario(
     client_venv: ClientVenv, scenario: str, live_server: str, live_tokens: dict[str, str], name_prefix: str
 ) -> None:
     script = SCENARIO_DIR / f"{scenario}.py"

@@ -34,7 +34,7 @@ from modelshelf.api.openapi import document
 from modelshelf.app import create_app
 from modelshelf.settings import Settings
 from modelshelf.store.tables import api_token
-from tests.integration.kf import V1, artifact, model, ok, version
+from tests.integration.kf import V1, V1ALPHA3, artifact, model, ok, version
 
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
 # Examples per operation and test (plus generation mode); raise it locally for a deeper search.
@@ -96,6 +96,11 @@ def _seed(client: TestClient) -> None:
     )
     serve = {"modelVersionId": seeded_version["id"]}
     ok(client.post(f"{V1}/inference_services/{service['id']}/serves", json=serve), 201)
+    experiment = ok(client.post(f"{V1ALPHA3}/experiments", json={"name": "seed-experiment"}), 201)
+    run = {"name": "seed-run", "experimentId": experiment["id"]}
+    run_id = ok(client.post(f"{V1ALPHA3}/experiment_runs", json=run), 201)["id"]
+    logged = {"artifactType": "metric", "name": "seed-metric", "value": 0.5, "step": 1}
+    ok(client.post(f"{V1ALPHA3}/experiment_runs/{run_id}/artifacts", json=logged), 201)
 
 
 @pytest.fixture
@@ -193,7 +198,7 @@ def test_every_operation_of_the_served_document_is_covered(app: Starlette) -> No
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     served = {(op.ok().method.upper(), op.ok().path) for op in schema.get_all_operations()}
     assert served == set(OPERATIONS)
-    assert len(KUBEFLOW_OPERATIONS) == 80  # 40 operations under each of the two prefixes
+    assert len(KUBEFLOW_OPERATIONS) == 96  # 40 under each prefix, and the 16 experiment ones of v1alpha3
     assert len(ADMIN_OPERATIONS) == 15
     assert len(STUDIO_OPERATIONS) == 7
 

@@ -68,6 +68,8 @@ REGISTERED_MODEL_STATES = ("LIVE", "ARCHIVED")
 ARTIFACT_STATES = ("UNKNOWN", "PENDING", "LIVE", "MARKED_FOR_DELETION", "DELETED", "ABANDONED", "REFERENCE")
 EXECUTION_STATES = ("UNKNOWN", "NEW", "RUNNING", "COMPLETE", "FAILED", "CACHED", "CANCELED")
 INFERENCE_SERVICE_STATES = ("DEPLOYED", "UNDEPLOYED")
+EXPERIMENT_STATES = ("LIVE", "ARCHIVED")
+EXPERIMENT_RUN_STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
 PARAMETER_TYPES = ("string", "number", "boolean", "object")
 
 # Output-only fields every entity has.
@@ -155,12 +157,20 @@ SERVE_MODEL = Entity(
 )
 
 
+# The run (and its experiment) that logged an artifact: v1alpha3 renders them, v1 has no such fields.
+EXPERIMENT_FIELDS = (
+    Field("experimentId", "experiment_id", Kind.ID, create=False, update=False),
+    Field("experimentRunId", "experiment_run_id", Kind.ID, create=False, update=False),
+)
+
+
 def _artifact(name: str, artifact_type: str, *extra: Field) -> Entity:
     return Entity(
         name,
         "artifact",
         (
             *_base(False),
+            *EXPERIMENT_FIELDS,
             Field("artifactType", "artifact_type", Kind.ENUM, (artifact_type,)),
             Field("uri", "uri"),
             Field("state", "state", Kind.ENUM, ARTIFACT_STATES),
@@ -214,12 +224,63 @@ ARTIFACTS: dict[str, Entity] = {
     e.artifact_type: e for e in (MODEL_ARTIFACT, DOC_ARTIFACT, DATASET, METRIC, PARAMETER) if e.artifact_type
 }
 
+EXPERIMENT = Entity(
+    "experiment",
+    "experiment",
+    (
+        *_base(True),
+        Field("owner", "owner"),
+        Field("state", "state", Kind.ENUM, EXPERIMENT_STATES),
+    ),
+    defaults={"state": "LIVE"},
+)
+
+EXPERIMENT_RUN = Entity(
+    "experiment run",
+    "experiment_run",
+    (
+        *_base(False),
+        Field("experimentId", "experiment_id", Kind.ID, update=False, required=True),
+        Field("owner", "owner"),
+        Field("state", "state", Kind.ENUM, EXPERIMENT_STATES),
+        Field("status", "status", Kind.ENUM, EXPERIMENT_RUN_STATUSES),
+        Field("startTimeSinceEpoch", "start_time", Kind.EPOCH, update=False),
+        Field("endTimeSinceEpoch", "end_time", Kind.EPOCH),
+    ),
+    parent="experiment_id",
+    name_required=False,
+    defaults={"state": "LIVE", "status": "RUNNING"},
+)
+
+# One value a metric had in a run: written (never changed) each time the metric is logged to the run, and
+# served as a `Metric` by the metric-history lists. Its fields are those of a metric the history keeps.
+METRIC_HISTORY = Entity(
+    "metric history",
+    "metric_history",
+    (
+        *_SERVER,
+        Field("name", "name", create=False, update=False),
+        Field("description", "description", create=False, update=False),
+        Field("customProperties", "custom_properties", Kind.PROPS, create=False, update=False),
+        *EXPERIMENT_FIELDS,
+        Field("artifactType", "artifact_type", Kind.ENUM, ("metric",), create=False, update=False),
+        Field("state", "state", Kind.ENUM, ARTIFACT_STATES, create=False, update=False),
+        Field("value", "metric_value", Kind.DOUBLE, create=False, update=False),
+        Field("timestamp", "timestamp", Kind.EPOCH, create=False, update=False),
+        Field("step", "step", Kind.INT64, create=False, update=False),
+    ),
+    name_required=False,
+)
+
 ALL: tuple[Entity, ...] = (
     REGISTERED_MODEL,
     MODEL_VERSION,
     SERVING_ENVIRONMENT,
     INFERENCE_SERVICE,
     SERVE_MODEL,
+    EXPERIMENT,
+    EXPERIMENT_RUN,
+    METRIC_HISTORY,
     *ARTIFACTS.values(),
 )
 

@@ -32,34 +32,48 @@ def create(conn: Session, entity: Entity, values: Mapping[str, Any]) -> Row:
 def upsert_into_model_version(
     conn: Session, model_version_id: int, entity: Entity, id_: int | None, values: Mapping[str, Any]
 ) -> tuple[Row, bool]:
-    """Create or update an artifact and link it to a model version; True when it was created.
+    """Create or update an artifact and link it to a model version; True when it was created."""
+    records.require_parent(conn, MODEL_VERSION, model_version_id)
+    return upsert_linked(conn, "model version", model_version_id, entity, id_, values)
+
+
+def upsert_linked(
+    conn: Session,
+    owner: str,
+    owner_id: int,
+    entity: Entity,
+    id_: int | None,
+    values: Mapping[str, Any],
+    stamp: Mapping[str, Any] | None = None,
+) -> tuple[Row, bool]:
+    """Create or update an artifact and link it to its owner (a version or a run, which exists); True
+    when it was created.
 
     A body with an id updates that artifact (and links it here too: artifacts may belong to several
-    versions). A metric or parameter without an id that is named like one already in this version updates
-    it: these record the latest value of a name.
+    owners). A metric or parameter without an id that is named like one already linked here updates it:
+    these record the latest value of a name. `stamp` holds server-set columns written on every path (the
+    run that logged the artifact).
     """
-    records.require_parent(conn, MODEL_VERSION, model_version_id)
-    values = {c: v for c, v in values.items() if c != "artifact_type"}
+    values = {c: v for c, v in values.items() if c != "artifact_type"} | dict(stamp or {})
     if id_ is not None:
         current = repository.get(conn, ANY_ARTIFACT, id_)
         if current is None:
             raise NotFound(f"artifact with id {id_} not found")
         _check_type(current, entity)
         row = records.update_row(conn, entity, current, _without_name(values))
-        repository.link_artifact(conn, model_version_id, row)
+        repository.link_artifact(conn, owner_id, row, owner=owner)
         return row, False
     if entity in (METRIC, PARAMETER) and values.get("name"):
         current = repository.linked_artifact_by_name(
-            conn, model_version_id, entity.artifact_type or "", values["name"]
+            conn, owner_id, entity.artifact_type or "", values["name"], owner=owner
         )
         if current is not None:
             return records.update_row(conn, entity, current, _without_name(values)), False
     _check_metric(entity, values)
-    parent_scoped = {**values}
-    if parent_scoped.get("name"):
-        records.check_name_length(parent_scoped["name"], model_version_id)
-    row = create(conn, entity, parent_scoped)
-    repository.link_artifact(conn, model_version_id, row, new=True)
+    if values.get("name"):
+        records.check_name_length(values["name"], owner_id)
+    row = create(conn, entity, values)
+    repository.link_artifact(conn, owner_id, row, new=True, owner=owner)
     return row, True
 
 

@@ -38,7 +38,12 @@ from modelshelf.errors import Conflict, InvalidArgument
 from modelshelf.store import tables
 from modelshelf.store.filterquery import compile_filter
 from modelshelf.store.session import Session
-from modelshelf.store.tables import STRING_KEY_LENGTH, custom_property, model_version_artifact
+from modelshelf.store.tables import (
+    STRING_KEY_LENGTH,
+    custom_property,
+    experiment_run_artifact,
+    model_version_artifact,
+)
 
 Row = dict[str, Any]
 
@@ -248,53 +253,57 @@ def _property_row(table: str, id_: int, name: str, value: PropertyValue) -> dict
     }
 
 
-# --- artifacts in model versions ---------------------------------------------------------------------
+# --- artifacts in model versions and experiment runs ---------------------------------------------------
+
+# What an artifact may be linked to: the link table, and its column naming the owner.
+OWNERS: dict[str, tuple[Table, Any]] = {
+    "model version": (model_version_artifact, model_version_artifact.c.model_version_id),
+    "experiment run": (experiment_run_artifact, experiment_run_artifact.c.experiment_run_id),
+}
 
 
-def _linked_artifacts(model_version_id: Any) -> Any:
-    return select(model_version_artifact.c.artifact_id).where(
-        model_version_artifact.c.model_version_id == model_version_id
-    )
+def _linked_artifacts(owner_id: Any, owner: str = "model version") -> Any:
+    link, column = OWNERS[owner]
+    return select(link.c.artifact_id).where(column == owner_id)
 
 
-def link_artifact(conn: Session, model_version_id: int, artifact: Row, *, new: bool = False) -> None:
-    """Link an artifact to a version, where its name must be free among the artifacts of its type."""
-    if not new and _is_linked(conn, model_version_id, artifact["id"]):
+def link_artifact(
+    conn: Session, owner_id: int, artifact: Row, *, new: bool = False, owner: str = "model version"
+) -> None:
+    """Link an artifact to a version or a run, where its name must be free among the artifacts of its type."""
+    link, column = OWNERS[owner]
+    if not new and _is_linked(conn, owner_id, artifact["id"], owner):
         return
     try:
         conn.sql.execute(
-            insert(model_version_artifact).values(
-                model_version_id=model_version_id,
-                artifact_id=artifact["id"],
-                artifact_type=artifact["artifact_type"],
-                name=artifact["name"],
+            insert(link).values(
+                {
+                    column.name: owner_id,
+                    "artifact_id": artifact["id"],
+                    "artifact_type": artifact["artifact_type"],
+                    "name": artifact["name"],
+                }
             )
         )
     except IntegrityError as exc:
         raise Conflict(
-            f"{artifact['artifact_type']} with name {artifact['name']!r} already exists "
-            f"in model version {model_version_id}"
+            f"{artifact['artifact_type']} with name {artifact['name']!r} already exists in {owner} {owner_id}"
         ) from exc
 
 
-def _is_linked(conn: Session, model_version_id: int, artifact_id: int) -> bool:
-    query = select(model_version_artifact.c.artifact_id).where(
-        model_version_artifact.c.model_version_id == model_version_id,
-        model_version_artifact.c.artifact_id == artifact_id,
-    )
+def _is_linked(conn: Session, owner_id: int, artifact_id: int, owner: str) -> bool:
+    link, column = OWNERS[owner]
+    query = select(link.c.artifact_id).where(column == owner_id, link.c.artifact_id == artifact_id)
     return conn.sql.execute(query).first() is not None
 
 
 def linked_artifact_by_name(
-    conn: Session, model_version_id: int, artifact_type: str, name: str
+    conn: Session, owner_id: int, artifact_type: str, name: str, owner: str = "model version"
 ) -> Row | None:
     table = tables.artifact
-    query = select(table).join(model_version_artifact, model_version_artifact.c.artifact_id == table.c.id)
-    query = query.where(
-        model_version_artifact.c.model_version_id == model_version_id,
-        model_version_artifact.c.artifact_type == artifact_type,
-        model_version_artifact.c.name == name,
-    )
+    link, column = OWNERS[owner]
+    query = select(table).join(link, link.c.artifact_id == table.c.id)
+    query = query.where(column == owner_id, link.c.artifact_type == artifact_type, link.c.name == name)
     row = conn.sql.execute(query).mappings().first()
     return None if row is None else dict(row)
 
@@ -339,6 +348,9 @@ class ListQuery:
     after: After | None = None  # None: the first page
     where: Mapping[str, Any] = field(default_factory=dict)  # column -> exact value
     model_version_id: int | None = None  # only artifacts linked to this version
+    experiment_run_id: int | None = None  # only artifacts linked to this run
+    name_contains: str | None = None  # names with this substring (metric history)
+    steps: tuple[int, ...] | None = None  # only these steps (metric history)
 
 
 @dataclass(frozen=True)
@@ -362,6 +374,12 @@ def list_page(
     conditions += [table.c[c] == v for c, v in query.where.items()]
     if query.model_version_id is not None:
         conditions.append(table.c.id.in_(_linked_artifacts(query.model_version_id)))
+    if query.experiment_run_id is not None:
+        conditions.append(table.c.id.in_(_linked_artifacts(query.experiment_run_id, "experiment run")))
+    if query.name_contains is not None:
+        conditions.append(table.c.name.contains(query.name_contains, autoescape=True))
+    if query.steps is not None:
+        conditions.append(table.c.step.in_(query.steps))
     compiled = compile_filter(query.filter_query, filter_entity or entity, table)
     if compiled is not None:
         conditions.append(compiled)

@@ -118,6 +118,9 @@ artifact = Table(
     # parameter
     Column("parameter_value", Text),
     Column("parameter_type", String(16)),
+    # the experiment run that logged the artifact (the first one, when several did), and its experiment
+    Column("experiment_id", Integer),
+    Column("experiment_run_id", Integer),
     Index("ix_artifact_type_name", "artifact_type", "name"),
     *_time_indexes("artifact"),
 )
@@ -165,6 +168,66 @@ serve_model = Table(
     Column("last_known_state", String(16)),
     UniqueConstraint("inference_service_id", "name"),
     *_time_indexes("serve_model"),
+)
+
+experiment = Table(
+    "experiment",
+    metadata,
+    *_common(),
+    Column("owner", Text),
+    Column("state", String(16), nullable=False),
+    UniqueConstraint("name"),
+    *_time_indexes("experiment"),
+)
+
+experiment_run = Table(
+    "experiment_run",
+    metadata,
+    *_common(),
+    Column("experiment_id", Integer, ForeignKey("experiment.id"), nullable=False),
+    Column("owner", Text),
+    Column("state", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("start_time", BigInteger),
+    Column("end_time", BigInteger),
+    UniqueConstraint("experiment_id", "name"),
+    *_time_indexes("experiment_run"),
+)
+
+# Artifacts logged to experiment runs, as model_version_artifact links them to versions.
+experiment_run_artifact = Table(
+    "experiment_run_artifact",
+    metadata,
+    Column("experiment_run_id", Integer, ForeignKey("experiment_run.id"), primary_key=True),
+    Column("artifact_id", Integer, ForeignKey("artifact.id"), primary_key=True),
+    Column("artifact_type", String(32), nullable=False),
+    Column("name", String(NAME_MAX), nullable=False),
+    UniqueConstraint("experiment_run_id", "artifact_type", "name"),
+    Index("ix_experiment_run_artifact_artifact_id", "artifact_id"),
+)
+
+# Every value a metric was logged with in a run, in the order logged. The metric artifact itself holds only
+# the latest; these rows are written once and never change.
+metric_history = Table(
+    "metric_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("metric_id", Integer, ForeignKey("artifact.id"), nullable=False),
+    Column("experiment_id", Integer, ForeignKey("experiment.id"), nullable=False),
+    Column("experiment_run_id", Integer, ForeignKey("experiment_run.id"), nullable=False),
+    Column("name", String(NAME_MAX), nullable=False),
+    Column("description", Text),
+    Column("custom_properties", Text, nullable=False, server_default="{}"),
+    Column("artifact_type", String(32), nullable=False, server_default="metric"),
+    Column("state", String(32)),
+    Column("metric_value", Float),
+    Column("timestamp", BigInteger),
+    Column("step", BigInteger),
+    Column("create_time", BigInteger, nullable=False),
+    Column("last_update_time", BigInteger, nullable=False),
+    Index("ix_metric_history_experiment_run_id", "experiment_run_id", "id"),
+    Index("ix_metric_history_metric_id", "metric_id"),
+    *_time_indexes("metric_history"),
 )
 
 custom_property = Table(
@@ -248,7 +311,17 @@ audit_event = Table(
 
 BY_NAME: dict[str, Table] = {
     t.name: t
-    for t in (registered_model, model_version, artifact, serving_environment, inference_service, serve_model)
+    for t in (
+        registered_model,
+        model_version,
+        artifact,
+        serving_environment,
+        inference_service,
+        serve_model,
+        experiment,
+        experiment_run,
+        metric_history,
+    )
 }
 
 # --- Git models: projects, and the index of their repositories -----------------------------------------

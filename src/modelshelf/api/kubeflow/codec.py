@@ -216,11 +216,12 @@ def _json_text(value: Any) -> Any:
     return orjson.loads(value) if isinstance(value, str | bytes) else value
 
 
-def renderer(entity: Entity, *, step_as_string: bool) -> Renderer:
-    """A function turning a stored row into the wire object, precomputed once per entity and version."""
+def renderer(entity: Entity, *, step_as_string: bool, omit: frozenset[str] = frozenset()) -> Renderer:
+    """A function turning a stored row into the wire object, precomputed once per entity and version;
+    `omit` names fields this version's schema does not have."""
     plan: list[tuple[str, str, Callable[[Any], Any]]] = []
     for f in entity.fields:
-        if not f.render:
+        if not f.render or f.api in omit:
             continue
         convert: Callable[[Any], Any]
         if f.kind in (Kind.ID, Kind.EPOCH):

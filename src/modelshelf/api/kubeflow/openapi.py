@@ -4,8 +4,8 @@ Each prefix is described by its own upstream spec, because the two differ on the
 string on v1 and an integer on v1alpha3; v1alpha3 artifacts may carry `experimentId`/`experimentRunId`).
 Both live in one document, so a v1alpha3 component that differs from v1's, or refers to one that does,
 is added under its name with the suffix `V1alpha3` (`MetricV1alpha3`); components the versions share
-appear once. Only the v1alpha3 operations this server routes are described (its experiment operations
-come with their routes).
+appear once. Every v1alpha3 operation is described: the 40 of v1 and the 16 experiment operations that
+only v1alpha3 has.
 
 The responses this server really gives are added where upstream leaves them out (a 400 on a list with a
 bad filter, a 409 on a duplicate, a 413 on a huge body), so a generated client or a schema checker is told
@@ -36,7 +36,8 @@ def document() -> dict[str, Any]:
     spec["info"]["title"] = "modelshelf — Kubeflow Model Registry REST API"
     spec["info"]["description"] = (
         f"The Kubeflow Model Registry API as served by modelshelf {__version__}: v1 under {V1} and, for "
-        f"older clients, the same operations under {V1ALPHA3} (tag {ALPHA_TAG}), each described by its own "
+        f"older clients, the same operations under {V1ALPHA3} (tag {ALPHA_TAG}), with the experiments, "
+        f"experiment runs and metric history that only v1alpha3 has, each version described by its own "
         f"spec. Schemas of v1alpha3 that differ from v1's carry the suffix {ALPHA_SUFFIX}: for instance "
         f"`Metric.step` is a string on v1 and an integer (`Metric{ALPHA_SUFFIX}`) on v1alpha3."
     )
@@ -45,8 +46,6 @@ def document() -> dict[str, Any]:
         *spec.get("tags", []),
         {"name": ALPHA_TAG, "description": f"The operations under {V1ALPHA3}."},
     ]
-    routed = {_shape(path.replace(V1, V1ALPHA3, 1)) for path in spec["paths"]}
-    alpha["paths"] = {path: item for path, item in alpha["paths"].items() if _shape(path) in routed}
     renamed = _differing(alpha, spec["components"])
     _rename(alpha, renamed)
     for kind, name in _reachable(alpha, alpha["paths"]):
@@ -92,11 +91,6 @@ def _load(name: str) -> dict[str, Any]:
             if method in ("get", "post", "patch"):
                 _document_responses(method, operation["responses"])
     return spec
-
-
-def _shape(path: str) -> str:
-    """`path` with its parameters unnamed: the two specs name the same path parameter differently."""
-    return re.sub(r"\{[^}]+\}", "{}", path)
 
 
 _REF = re.compile(r"#/components/([A-Za-z]+)/([^/]+)")

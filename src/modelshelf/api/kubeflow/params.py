@@ -14,6 +14,7 @@ from modelshelf.store.repository import ListQuery
 
 SORT_ORDERS = ("ASC", "DESC")
 _DIGITS = re.compile(r"[0-9]{1,10}")
+_STEP_IDS = re.compile(r"[0-9]{1,9}(?:,[0-9]{1,9})*")
 ARTIFACT_TYPES = tuple(ARTIFACTS)
 
 
@@ -72,3 +73,15 @@ def artifact_type(request: Request) -> str | None:
             f"invalid artifactType {value[:40]!r}: must be one of {', '.join(ARTIFACT_TYPES)}"
         )
     return value
+
+
+def step_ids(request: Request) -> tuple[int, ...] | None:
+    """`stepIds`, a comma-separated list of steps (metric history); absent or empty: every step."""
+    value = query_param(request, "stepIds")
+    if not value:
+        return None
+    if not _STEP_IDS.fullmatch(value) or value.count(",") >= 1000:
+        raise InvalidArgument(
+            f"invalid stepIds {value[:40]!r}: must be up to 1000 comma-separated whole numbers, such as 1,2,3"
+        )
+    return tuple(sorted({int(step) for step in value.split(",")}))

@@ -20,7 +20,11 @@ from modelshelf.api.kubeflow.codec import Renderer
 from modelshelf.domain.entities import (
     ANY_ARTIFACT,
     ARTIFACTS,
+    EXPERIMENT,
+    EXPERIMENT_FIELDS,
+    EXPERIMENT_RUN,
     INFERENCE_SERVICE,
+    METRIC_HISTORY,
     MODEL_ARTIFACT,
     MODEL_VERSION,
     REGISTERED_MODEL,
@@ -44,12 +48,14 @@ OUTPUT_ONLY = {
 class KubeflowAPI:
     def __init__(self, database: Database, version: str, max_body_bytes: int) -> None:
         self.database = database
+        self.version = version
         self.output_only = OUTPUT_ONLY[version]
         self.max_body_bytes = max_body_bytes
-        step_as_string = version == "v1"
+        v1 = version == "v1"
+        omit = frozenset(f.api for f in EXPERIMENT_FIELDS) if v1 else frozenset()
         self.render_of: dict[str, Renderer] = {
             e.table if e.artifact_type is None else e.artifact_type: codec.renderer(
-                e, step_as_string=step_as_string
+                e, step_as_string=v1, omit=omit
             )
             for e in (
                 REGISTERED_MODEL,
@@ -57,6 +63,9 @@ class KubeflowAPI:
                 SERVING_ENVIRONMENT,
                 INFERENCE_SERVICE,
                 SERVE_MODEL,
+                EXPERIMENT,
+                EXPERIMENT_RUN,
+                METRIC_HISTORY,
                 *ARTIFACTS.values(),
             )
         }
@@ -164,7 +173,7 @@ class KubeflowAPI:
 
     async def create_artifact(self, request: Request) -> Response:
         body = await self.body(request)
-        entity = artifacts.entity_for(_artifact_type_of(body))
+        entity = artifacts.entity_for(artifact_type_of(body))
         values = codec.decode(body, entity, entity.create_fields)
 
         def work(conn: Session) -> Response:
@@ -187,7 +196,7 @@ class KubeflowAPI:
     async def update_artifact(self, request: Request) -> Response:
         id_ = params.path_id(request)
         body = await self.body(request)
-        entity = artifacts.entity_for(_artifact_type_of(body))
+        entity = artifacts.entity_for(artifact_type_of(body))
         values = codec.decode(body, entity, entity.update_fields)
 
         def work(conn: Session) -> Response:
@@ -208,8 +217,8 @@ class KubeflowAPI:
     async def upsert_version_artifact(self, request: Request) -> Response:
         version_id = params.path_id(request, "version_id")
         body = await self.body(request)
-        entity = artifacts.entity_for(_artifact_type_of(body))
-        id_ = _body_id(body)
+        entity = artifacts.entity_for(artifact_type_of(body))
+        id_ = body_id(body)
         values = codec.decode(body, entity, entity.create_fields | entity.update_fields, self.output_only)
 
         def work(conn: Session) -> Response:
@@ -224,7 +233,7 @@ class KubeflowAPI:
     async def upsert_model_version(self, request: Request) -> Response:
         model_id = params.path_id(request, "model_id")
         body = await self.body(request)
-        id_ = _body_id(body)
+        id_ = body_id(body)
         values = codec.decode(
             body,
             MODEL_VERSION,
@@ -288,7 +297,7 @@ class KubeflowAPI:
         return await self.database.reading(work)
 
 
-def _artifact_type_of(body: object) -> str | None:
+def artifact_type_of(body: object) -> str | None:
     if isinstance(body, dict):
         value = body.get("artifactType")
         if value is None or isinstance(value, str):
@@ -298,7 +307,7 @@ def _artifact_type_of(body: object) -> str | None:
     raise InvalidArgument("artifactType must be a string")
 
 
-def _body_id(body: object) -> int | None:
+def body_id(body: object) -> int | None:
     value = body.get("id") if isinstance(body, dict) else None
     if value is None:
         return None

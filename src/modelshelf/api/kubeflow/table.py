@@ -1,4 +1,5 @@
-"""The Kubeflow face's route table: which handler of `KubeflowAPI` serves each method and path.
+"""The Kubeflow face's route table: which handler of `KubeflowAPI` serves each method and path (the
+experiment operations, v1alpha3 only, are in `experiments.py`).
 
 Most operations are one of the generic handlers (get, create, update, list, find) bound to an entity and a
 service call; the few with their own shape are methods of `KubeflowAPI`.
@@ -13,6 +14,7 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute, Route
 
 from modelshelf.api.kubeflow import params
+from modelshelf.api.kubeflow.experiments import experiment_routes
 from modelshelf.api.kubeflow.routes import Handler, KubeflowAPI
 from modelshelf.domain.entities import (
     ANY_ARTIFACT,
@@ -216,4 +218,6 @@ def routes(api: KubeflowAPI) -> list[BaseRoute]:
             methods=["GET"],
         ),
         Route("/inference_services/{service_id}/serves", api.create_serve, methods=["POST"]),
+        # experiments, their runs and metric history: v1alpha3 only (upstream's v1 has none)
+        *(experiment_routes(api) if api.version == "v1alpha3" else []),
     ]
