@@ -28,7 +28,11 @@ from modelshelf.store.session import Database
 
 def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
     """Build the app. The engine is opened here (not at import) and disposed when the app shuts down."""
-    engine = engine or connect(settings.effective_database_url, statement_timeout=settings.request_timeout)
+    engine = engine or connect(
+        settings.effective_database_url,
+        statement_timeout=settings.request_timeout,
+        sqlite_synchronous=settings.sqlite_synchronous,
+    )
     database = Database(engine, threads=settings.worker_threads)
     gate = Gate(database, enabled=settings.auth)
     timeout = settings.request_timeout

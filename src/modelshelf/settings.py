@@ -227,6 +227,9 @@ class Settings(Section):
     shutdown_timeout: Duration = Field(30.0, ge=0)
     # How long `serve` and `db upgrade` wait for another process that is migrating the same database.
     migration_lock_timeout: Duration = Field(60.0, gt=0)
+    # SQLite: "full" syncs the WAL at every commit, so an acknowledged write survives a power loss;
+    # "normal" syncs only at checkpoints (the last commits may be lost, the file is never corrupted).
+    sqlite_synchronous: Annotated[Literal["full", "normal"], BeforeValidator(_lower)] = "full"
     # Git models (the DVC Studio face): the base of project URLs, then the [git], [[storage]] and [signing]
     # tables, which only the configuration file can set.
     public_url: OptionalText = None  # default: http://<host>:<port>

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from modelshelf.app import create_app
 from modelshelf.domain.entities import REGISTERED_MODEL
 from modelshelf.errors import NotFound, Unavailable
 from modelshelf.services import models, records
-from modelshelf.settings import Settings
+from modelshelf.settings import Settings, load_settings
 from modelshelf.store import repository
 from modelshelf.store.engine import connect
 from modelshelf.store.session import Database, Session
@@ -179,3 +180,32 @@ def test_a_failure_on_a_live_connection_is_not_retried(engine: Engine) -> None:
         assert len(calls) == 1
     finally:
         database.dispose()
+
+
+@pytest.mark.parametrize(("variable", "expected"), [(None, 2), ("full", 2), ("normal", 1), ("NORMAL", 1)])
+def test_every_sqlite_connection_syncs_as_configured(
+    sqlite_template: Path, tmp_path: Path, variable: str | None, expected: int
+) -> None:
+    """synchronous=FULL (2) by default, NORMAL (1) when asked: on the write and read connections and on
+    the event loop's own, all three open at once so that none is another's pooled connection."""
+    shutil.copyfile(sqlite_template, tmp_path / "modelshelf.db")
+    environ = {"MODELSHELF_DATA_DIR": str(tmp_path)}
+    if variable is not None:
+        environ["MODELSHELF_SQLITE_SYNCHRONOUS"] = variable
+    app = create_app(load_settings(environ))
+    database: Database = app.state.database
+
+    def pragmas(session: Session) -> tuple[int, str, int, int]:
+        sql = session.sql
+        found = [sql.exec_driver_sql(f"PRAGMA {name}").scalar() for name in ("synchronous", "journal_mode")]
+        busy = sql.exec_driver_sql("PRAGMA busy_timeout").scalar()
+        return (*found, busy, id(sql.connection.dbapi_connection))  # type: ignore[return-value]
+
+    try:
+        with database.write() as writing, database.read() as reading:
+            seen = [pragmas(writing), pragmas(reading), asyncio.run(database.looking_up(pragmas))]
+    finally:
+        database.dispose()
+    assert [found[:2] for found in seen] == [(expected, "wal")] * 3
+    assert seen[2][2] == 0  # the loop's connection (it never waits for a lock), not a pooled one
+    assert len({found[3] for found in seen}) == 3

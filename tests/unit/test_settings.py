@@ -60,6 +60,7 @@ def test_defaults_are_the_documented_ones_and_construction_reads_no_environment(
         "body_timeout": 30.0,
         "shutdown_timeout": 30.0,
         "migration_lock_timeout": 60.0,
+        "sqlite_synchronous": "full",
         "public_url": None,
         "git": {
             "schemes": ["https", "ssh"],
@@ -123,6 +124,7 @@ def test_every_field_but_auth_is_read_from_its_variable(tmp_path: Path) -> None:
         "MODELSHELF_BODY_TIMEOUT": "7",
         "MODELSHELF_SHUTDOWN_TIMEOUT": "0",
         "MODELSHELF_MIGRATION_LOCK_TIMEOUT": "90s",
+        "MODELSHELF_SQLITE_SYNCHRONOUS": "Normal",
         "MODELSHELF_PUBLIC_URL": "https://models.example.com/",
     }
     settings = load_settings(environ)
@@ -146,6 +148,7 @@ def test_every_field_but_auth_is_read_from_its_variable(tmp_path: Path) -> None:
         "body_timeout": 7.0,
         "shutdown_timeout": 0.0,
         "migration_lock_timeout": 90.0,
+        "sqlite_synchronous": "normal",
         "public_url": "https://models.example.com",
         "git": Settings().git.model_dump(),
         "storage": [],
@@ -314,6 +317,7 @@ def test_wrong_types_and_invalid_values(tmp_path: Path) -> None:
             "log_level: input should be 'critical', 'error', 'warning', 'info' or 'debug' (got \"loud\")"
         ),
         'log_format = "xml"': "log_format: input should be 'text' or 'json' (got \"xml\")",
+        'sqlite_synchronous = "off"': "sqlite_synchronous: input should be 'full' or 'normal' (got \"off\")",
         "worker_threads = 0": "worker_threads: input should be greater than or equal to 1 (got 0)",
         'data_dir = ""': 'data_dir: expected a non-empty path (got "")',
         "header_timeout = inf": "header_timeout: input should be a finite number (got Infinity)",

@@ -6,14 +6,17 @@ import argparse
 import functools
 import ipaddress
 import sys
+from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 
 from modelshelf.cli import accounts as accounts_cli
 from modelshelf.cli import projects as projects_cli
 from modelshelf.errors import Conflict, RegistryError
 from modelshelf.services import accounts
 from modelshelf.settings import Settings, SettingsError, load_settings
+from modelshelf.store import backup as store_backup
 from modelshelf.store import migrate, problems
 from modelshelf.store.engine import connect
 from modelshelf.store.session import Database
@@ -53,6 +56,12 @@ def main(argv: list[str] | None = None) -> int:
     db_commands = db.add_subparsers(dest="db_command", required=True)
     _config_option(db_commands.add_parser("upgrade", help="apply pending migrations"))
     _config_option(db_commands.add_parser("check", help="exit 1 unless the schema is current"))
+    backup = db_commands.add_parser(
+        "backup", help="copy the SQLite database into a new file, while servers keep writing"
+    )
+    _config_option(backup)
+    backup.add_argument("path", metavar="PATH", help="the backup file to create")
+    backup.add_argument("--force", action="store_true", help="replace PATH if it exists")
     accounts_cli.add_commands(commands)
     projects_cli.add_commands(commands)
 
@@ -80,9 +89,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.access_log is not None:
             settings = settings.with_changes(access_log=args.access_log)
         return _serve(settings, migrate_first=not args.no_migrate)
+    if args.command == "db" and args.db_command == "backup":
+        return _backup(settings, Path(args.path), force=args.force)
     engine: Engine | None = None
     try:
-        engine = connect(settings.effective_database_url)
+        engine = connect(settings.effective_database_url, sqlite_synchronous=settings.sqlite_synchronous)
         if args.command != "db":
             if not migrate.is_current(engine):
                 print("database schema is not current: run 'modelshelf db upgrade'", file=sys.stderr)
@@ -153,7 +164,11 @@ def _serve(settings: Settings, *, migrate_first: bool) -> int:
     logs.configure(settings)
 
     try:
-        engine = connect(settings.effective_database_url, statement_timeout=settings.request_timeout)
+        engine = connect(
+            settings.effective_database_url,
+            statement_timeout=settings.request_timeout,
+            sqlite_synchronous=settings.sqlite_synchronous,
+        )
     except Exception as exc:
         return _report(exc, settings, registry_status=2)
     try:
@@ -176,6 +191,40 @@ def _serve(settings: Settings, *, migrate_first: bool) -> int:
         )
     app = create_app(settings, engine)
     return server.run(app, settings, errors=functools.partial(error_response, app))
+
+
+def _backup(settings: Settings, target: Path, *, force: bool) -> int:
+    url = make_url(settings.effective_database_url)
+    if url.get_backend_name() != "sqlite":
+        print(
+            "error: 'modelshelf db backup' copies SQLite databases; back up PostgreSQL with pg_dump "
+            "(docs/operations.md, Backup and restore)",
+            file=sys.stderr,
+        )
+        return 2
+    source = Path(url.database or "")
+    if not url.database or url.database == ":memory:" or not source.is_file():
+        # connect() would create an empty database there: nothing worth a backup.
+        print(
+            f"error: no database at {source}: check MODELSHELF_DATA_DIR or MODELSHELF_DATABASE_URL",
+            file=sys.stderr,
+        )
+        return 1
+    engine: Engine | None = None
+    try:
+        engine = connect(settings.effective_database_url, sqlite_synchronous=settings.sqlite_synchronous)
+        done = store_backup.backup(engine, target, force=force)
+    except store_backup.BackupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        return _report(exc, settings, registry_status=1)
+    finally:
+        if engine is not None:
+            engine.dispose()
+    revision = f"schema revision {done.revision}" if done.revision else "no schema yet"
+    print(f"backed up {source} to {done.path}: {done.size:,} bytes, {revision}")
+    return 0
 
 
 def _bootstrap(engine: Engine, settings: Settings) -> None:

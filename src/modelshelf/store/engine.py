@@ -2,31 +2,43 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from modelshelf import blocking
 
+SqliteSynchronous = Literal["full", "normal"]
 
-def connect(url: str, *, statement_timeout: float = 30.0, **kwargs: Any) -> Engine:
-    """Open an engine for `url`. SQLite gets WAL, foreign keys and a busy timeout on every connection;
-    PostgreSQL a server-side `statement_timeout` (seconds), the database's own bound on every statement."""
+
+def connect(
+    url: str,
+    *,
+    statement_timeout: float = 30.0,
+    sqlite_synchronous: SqliteSynchronous = "full",
+    **kwargs: Any,
+) -> Engine:
+    """Open an engine for `url`. SQLite gets WAL, foreign keys, a busy timeout and `sqlite_synchronous`
+    on every connection; PostgreSQL a server-side `statement_timeout` (seconds), the database's own bound
+    on every statement."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        if sqlite_synchronous not in ("full", "normal"):
+            raise ValueError(f"sqlite_synchronous: expected 'full' or 'normal', got {sqlite_synchronous!r}")
         identity = None
         if parsed.database and parsed.database != ":memory:":
             identity = _create_private(Path(parsed.database))
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         if identity is not None:
             _files[engine] = identity
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", functools.partial(_sqlite_pragmas, synchronous=sqlite_synchronous))
         # pysqlite's own transaction handling is off (see _sqlite_pragmas), so SQLAlchemy's "begin" issues
         # the BEGIN (its documented recipe). A write transaction takes the write lock at once: a deferred one
         # that reads first cannot upgrade its lock once another process has committed, and busy_timeout
@@ -131,7 +143,7 @@ def _sqlite_begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE) else "BEGIN")
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, synchronous: SqliteSynchronous) -> None:
     dbapi_connection.isolation_level = None  # autocommit at the driver; SQLAlchemy issues BEGIN itself
     cursor = dbapi_connection.cursor()
     # The busy timeout first: switching a new file to WAL takes a lock that a replica starting at the
@@ -139,5 +151,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    # In WAL mode FULL syncs the WAL at every commit: a write that was acknowledged survives a power
+    # loss. NORMAL syncs only at checkpoints, so the last commits before one may be lost (never the
+    # file's consistency). `synchronous` is one of two literals, checked in connect().
+    cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
     cursor.close()
