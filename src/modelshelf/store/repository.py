@@ -258,7 +258,11 @@ def _linked_artifacts(model_version_id: Any) -> Any:
 
 
 def link_artifact(conn: Session, model_version_id: int, artifact: Row, *, new: bool = False) -> None:
-    """Link an artifact to a version, where its name must be free among the artifacts of its type."""
+    """Link an artifact to a version, where its name must be free among the artifacts of its type.
+
+    Racing links of one artifact need no care here: the caller updated the artifact's row first, and its
+    row lock lets one link at a time reach the check below.
+    """
     if not new and _is_linked(conn, model_version_id, artifact["id"]):
         return
     try:
@@ -275,6 +279,14 @@ def link_artifact(conn: Session, model_version_id: int, artifact: Row, *, new: b
             f"{artifact['artifact_type']} with name {artifact['name']!r} already exists "
             f"in model version {model_version_id}"
         ) from exc
+
+
+@contextmanager
+def savepoint(conn: Session) -> Iterator[None]:
+    """A write that may be refused without ending the transaction (PostgreSQL aborts a transaction at its
+    first error): rolled back to the savepoint when the block raises."""
+    with conn.sql.begin_nested():
+        yield
 
 
 def _is_linked(conn: Session, model_version_id: int, artifact_id: int) -> bool:
