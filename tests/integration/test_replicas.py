@@ -69,9 +69,11 @@ def replicas(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     """Two replicas, each with a data directory of its own as on two hosts, on one emptied database."""
     _empty_postgres(postgres_url)
     logs = tmp_path_factory.mktemp("replicas")
-    with serving(replica_env(postgres_url, logs / "a-data"), logs / "a") as a:
-        with serving(replica_env(postgres_url, logs / "b-data"), logs / "b") as b:
-            yield Replicas(a, b, postgres_url)
+    with (
+        serving(replica_env(postgres_url, logs / "a-data"), logs / "a") as a,
+        serving(replica_env(postgres_url, logs / "b-data"), logs / "b") as b,
+    ):
+        yield Replicas(a, b, postgres_url)
 
 
 def race(replicas: Replicas, path: str, body: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
@@ -165,7 +167,8 @@ def test_racing_upserts_of_one_metric_name_update_the_one_that_won(
     links = tables.model_version_artifact
     assert replicas.count(links, links.c.model_version_id == int(version["id"])) == 1
     artifact = tables.artifact
-    assert replicas.count(artifact, artifact.c.name == "accuracy", artifact.c.artifact_type == artifact_type) == 1
+    same = (artifact.c.name == "accuracy", artifact.c.artifact_type == artifact_type)
+    assert replicas.count(artifact, *same) == 1
 
 
 def test_racing_links_of_one_artifact_into_a_version_all_succeed(replicas: Replicas) -> None:
@@ -265,7 +268,8 @@ def test_a_write_on_one_replica_is_read_at_once_on_the_other(replicas: Replicas,
         found = f"/artifact?name=w&parentResourceId={version['id']}"
         assert read_on(read, found) == artifact
 
-        patched = call(f"{write.base_url}{V1}/registered_models/{model['id']}", TOKEN, "PATCH", {"state": "ARCHIVED"})
+        path = f"{V1}/registered_models/{model['id']}"
+        patched = call(f"{write.base_url}{path}", TOKEN, "PATCH", {"state": "ARCHIVED"})
         assert patched[0] == 200
         assert read_on(read, f"/registered_models/{model['id']}") == patched[1]
 
@@ -274,4 +278,3 @@ def test_the_replicas_logged_no_server_error(replicas: Replicas) -> None:
     # Last in the module: whatever the races above did, no replica hit an unexpected exception.
     for server in (replicas.a, replicas.b):
         assert "Traceback" not in server.output(), server.output()[-4000:]
-
