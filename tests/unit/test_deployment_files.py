@@ -8,14 +8,15 @@ the commands they run exist, the extras they install are declared, the probes hi
 from __future__ import annotations
 
 import re
+import subprocess
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from modelshelf.cli.main import build_parser
 from modelshelf.settings import Settings
+from tests.fixtures.serve import free_port, modelshelf_command
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "deploy" / "compose.yaml"
@@ -58,11 +59,19 @@ def test_every_replica_waits_for_the_migration_and_probes_readiness() -> None:
     assert len(volumes) == len(REPLICAS), "each replica has a data directory of its own"
 
 
-def test_the_commands_compose_runs_are_modelshelf_commands() -> None:
-    parser = build_parser()
+def test_the_commands_compose_runs_are_modelshelf_commands(tmp_path: Path) -> None:
+    # Run for real on an empty SQLite data directory: the migration succeeds, and the replica, told not
+    # to migrate, refuses to start on that schema (argparse would exit 2 on a flag it does not know).
     services = compose()["services"]
-    for name in ("migrate", *REPLICAS):
-        parser.parse_args(services[name]["command"])  # exits (SystemExit) on an unknown flag
+    env = {"PATH": "/usr/bin:/bin", "MODELSHELF_DATA_DIR": str(tmp_path / "data")}
+    serve = [*services["replica1"]["command"], "--port", str(free_port())]
+    refused = subprocess.run([*modelshelf_command(), *serve], env=env, capture_output=True, text=True)
+    assert refused.returncode == 1, refused.stderr
+    assert "database schema is not current: run 'modelshelf db upgrade'" in refused.stderr
+    upgrade = services["migrate"]["command"]
+    migrated = subprocess.run([*modelshelf_command(), *upgrade], env=env, capture_output=True, text=True)
+    assert migrated.returncode == 0, migrated.stderr
+    assert "database at revision" in migrated.stdout
 
 
 def test_the_environment_compose_sets_loads_as_settings() -> None:

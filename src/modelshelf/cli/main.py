@@ -20,7 +20,42 @@ from modelshelf.store.session import Database
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    parser = argparse.ArgumentParser(prog="modelshelf", description="A self-hosted model registry.")
+    _config_option(parser, default=None)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP server")
+    _config_option(serve)
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1, or MODELSHELF_HOST)")
+    serve.add_argument("--port", type=int, help="port to bind (default 8080, or MODELSHELF_PORT)")
+    serve.add_argument("--no-migrate", action="store_true", help="do not apply pending migrations first")
+    serve.add_argument(
+        "--access-log",
+        dest="access_log",
+        action="store_const",
+        const=True,
+        help="log one line per request (the default; or MODELSHELF_ACCESS_LOG=1)",
+    )
+    serve.add_argument(
+        "--no-access-log",
+        dest="access_log",
+        action="store_const",
+        const=False,
+        help="log no line per request (clients that disconnect are still logged)",
+    )
+    serve.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="accept requests without a token, for local experiments (only on a loopback address)",
+    )
+
+    db = commands.add_parser("db", help="database schema")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    _config_option(db_commands.add_parser("upgrade", help="apply pending migrations"))
+    _config_option(db_commands.add_parser("check", help="exit 1 unless the schema is current"))
+    accounts_cli.add_commands(commands)
+    projects_cli.add_commands(commands)
+
     args = parser.parse_args(argv)
     for value in vars(args).values():
         for text in value if isinstance(value, list) else [value]:
@@ -74,45 +109,6 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if engine is not None:
             engine.dispose()
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="modelshelf", description="A self-hosted model registry.")
-    _config_option(parser, default=None)
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    serve = commands.add_parser("serve", help="run the HTTP server")
-    _config_option(serve)
-    serve.add_argument("--host", help="address to bind (default 127.0.0.1, or MODELSHELF_HOST)")
-    serve.add_argument("--port", type=int, help="port to bind (default 8080, or MODELSHELF_PORT)")
-    serve.add_argument("--no-migrate", action="store_true", help="do not apply pending migrations first")
-    serve.add_argument(
-        "--access-log",
-        dest="access_log",
-        action="store_const",
-        const=True,
-        help="log one line per request (the default; or MODELSHELF_ACCESS_LOG=1)",
-    )
-    serve.add_argument(
-        "--no-access-log",
-        dest="access_log",
-        action="store_const",
-        const=False,
-        help="log no line per request (clients that disconnect are still logged)",
-    )
-    serve.add_argument(
-        "--no-auth",
-        action="store_true",
-        help="accept requests without a token, for local experiments (only on a loopback address)",
-    )
-
-    db = commands.add_parser("db", help="database schema")
-    db_commands = db.add_subparsers(dest="db_command", required=True)
-    _config_option(db_commands.add_parser("upgrade", help="apply pending migrations"))
-    _config_option(db_commands.add_parser("check", help="exit 1 unless the schema is current"))
-    accounts_cli.add_commands(commands)
-    projects_cli.add_commands(commands)
-    return parser
 
 
 def _config_option(parser: argparse.ArgumentParser, default: object = argparse.SUPPRESS) -> None:

@@ -184,6 +184,14 @@ def _violated_constraint(exc: IntegrityError) -> str:
     return str(exc.orig).partition("UNIQUE constraint failed:")[2]
 
 
+@contextmanager
+def savepoint(conn: Session) -> Iterator[None]:
+    """A write that may be refused without ending the transaction (PostgreSQL aborts a transaction at its
+    first error): rolled back to the savepoint when the block raises."""
+    with conn.sql.begin_nested():
+        yield
+
+
 def later_than_stored(table: Table, now: int) -> ColumnElement[int]:
     """`now`, or one past the stored update time if that is not earlier: a stamp that always moves
     forward, even when another process stamped the row a moment ago with a clock slightly ahead."""
@@ -258,11 +266,7 @@ def _linked_artifacts(model_version_id: Any) -> Any:
 
 
 def link_artifact(conn: Session, model_version_id: int, artifact: Row, *, new: bool = False) -> None:
-    """Link an artifact to a version, where its name must be free among the artifacts of its type.
-
-    Racing links of one artifact need no care here: the caller updated the artifact's row first, and its
-    row lock lets one link at a time reach the check below.
-    """
+    """Link an artifact to a version, where its name must be free among the artifacts of its type."""
     if not new and _is_linked(conn, model_version_id, artifact["id"]):
         return
     try:
@@ -279,14 +283,6 @@ def link_artifact(conn: Session, model_version_id: int, artifact: Row, *, new: b
             f"{artifact['artifact_type']} with name {artifact['name']!r} already exists "
             f"in model version {model_version_id}"
         ) from exc
-
-
-@contextmanager
-def savepoint(conn: Session) -> Iterator[None]:
-    """A write that may be refused without ending the transaction (PostgreSQL aborts a transaction at its
-    first error): rolled back to the savepoint when the block raises."""
-    with conn.sql.begin_nested():
-        yield
 
 
 def _is_linked(conn: Session, model_version_id: int, artifact_id: int) -> bool:
