@@ -144,7 +144,8 @@ class StudioAPI:
         repository, resolved = await self.database.looking_up(find)
         if resolved is None:
             if repository.state != "error" or downloads.worth_retrying(repository):
-                self.syncer.request(repository.id)
+                # Any job will do, this replica's or one running on another (which is waited for).
+                self.syncer.request(repository.id, fresh=False)
                 await self.syncer.wait(repository.id, min(FIRST_INDEX_WAIT_S, budget - time.monotonic()))
                 repository, resolved = await self.database.looking_up(find)
             if resolved is None:

@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from modelshelf.domain.entities import ANY_ARTIFACT, ARTIFACTS, METRIC, MODEL_VERSION, PARAMETER, Entity
-from modelshelf.errors import InvalidArgument, NotFound
+from modelshelf.errors import Conflict, InvalidArgument, NotFound
 from modelshelf.services import records
 from modelshelf.store import repository
 from modelshelf.store.repository import ListQuery, Page, Row
@@ -64,17 +64,34 @@ def upsert_linked(
         repository.link_artifact(conn, owner_id, row, owner=owner)
         return row, False
     if entity in (METRIC, PARAMETER) and values.get("name"):
-        current = repository.linked_artifact_by_name(
-            conn, owner_id, entity.artifact_type or "", values["name"], owner=owner
-        )
-        if current is not None:
-            return records.update_row(conn, entity, current, _without_name(values)), False
+        current = _linked(conn, owner, owner_id, entity, values["name"])
+        if current is None:
+            try:
+                with repository.savepoint(conn):
+                    return _create_linked(conn, owner, owner_id, entity, values), True
+            except Conflict:
+                # Another writer (another replica) created this name between the look and the insert:
+                # this one updates it, as it would have a moment later.
+                current = _linked(conn, owner, owner_id, entity, values["name"])
+                if current is None:
+                    raise
+        return records.update_row(conn, entity, current, _without_name(values)), False
+    return _create_linked(conn, owner, owner_id, entity, values), True
+
+
+def _linked(conn: Session, owner: str, owner_id: int, entity: Entity, name: str) -> Row | None:
+    return repository.linked_artifact_by_name(conn, owner_id, entity.artifact_type or "", name, owner=owner)
+
+
+def _create_linked(
+    conn: Session, owner: str, owner_id: int, entity: Entity, values: Mapping[str, Any]
+) -> Row:
     _check_metric(entity, values)
     if values.get("name"):
         records.check_name_length(values["name"], owner_id)
     row = create(conn, entity, values)
     repository.link_artifact(conn, owner_id, row, new=True, owner=owner)
-    return row, True
+    return row
 
 
 def update(conn: Session, id_: int, entity: Entity, values: Mapping[str, Any]) -> Row:

@@ -32,6 +32,7 @@ from modelshelf.storage.errors import StorageProblem
 from modelshelf.storage.signers import Signers
 from modelshelf.store import gitmodels
 from modelshelf.store.gitmodels import ArtifactRow, RepositoryRow
+from modelshelf.store.leases import Leases
 from modelshelf.store.session import Database, Session
 
 log = logging.getLogger("modelshelf.gitsync")
@@ -42,6 +43,10 @@ STOP_WAIT_S = 10.0
 MAX_COMMITS_PER_JOB = 2000
 MAX_PREFETCH_PER_JOB = 100
 PREFETCH_TIMEOUT_S = 10.0
+# While another replica runs a repository's job, how often this one looks whether it has ended.
+POLL_FIRST_S = 0.05
+POLL_MAX_S = 0.5
+SWEEP_LEASE = "git-sweep"
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,7 @@ class Outcome:
     indexed: bool  # the tags had changed, so the resolution was rebuilt
     commits: int  # commits newly indexed
     error: str | None = None
+    elsewhere: bool = False  # another replica ran this job (or one that covers it)
 
 
 class Syncer:
@@ -60,9 +66,12 @@ class Syncer:
         self._pool = concurrent.futures.ThreadPoolExecutor(JOB_THREADS, thread_name_prefix="modelshelf-git")
         self._lock = threading.Lock()
         self._running: dict[int, concurrent.futures.Future[Outcome]] = {}
-        self._again: set[int] = set()  # asked for while running: run once more after
+        # Asked for while running: run once more after, for a request made at this time (clock.now()).
+        self._again: dict[int, int] = {}
         self._stop = threading.Event()
         self._sweeper: threading.Thread | None = None
+        # Replicas on one PostgreSQL database: one job per repository among them, one sweeper.
+        self.leases = Leases(database.engine, settings.request_timeout)
 
     # --- scheduling -------------------------------------------------------------------------------------
 
@@ -80,21 +89,31 @@ class Syncer:
         with self._lock:
             running = [f for f in self._running.values() if not f.done()]
         concurrent.futures.wait(running, timeout=wait)
+        if self._sweeper is not None:
+            self._sweeper.join(timeout=1.0)  # it gives up the sweep's lease as it ends
+        self.leases.dispose()
 
-    def request(self, repository_id: int) -> concurrent.futures.Future[Outcome]:
+    def request(self, repository_id: int, *, fresh: bool = True) -> concurrent.futures.Future[Outcome]:
         """Fetch and index the repository soon; one job per repository at a time (a request during a job
-        runs one more job after it, so a push seen mid-fetch is not lost)."""
+        runs one more job after it, so a push seen mid-fetch is not lost).
+
+        `fresh`: the job must fetch after this request (a refresh, a push); a job that another replica
+        started after it does. Otherwise (a download waiting for the first index) any job will do: one
+        running on another replica is waited for, not repeated.
+        """
+        asked = clock.now() if fresh else None
         with self._lock:
             running = self._running.get(repository_id)
             if running is not None and not running.done():
-                self._again.add(repository_id)
+                if asked is not None:
+                    self._again[repository_id] = asked
                 return running
             if self._stop.is_set():
                 cancelled: concurrent.futures.Future[Outcome] = concurrent.futures.Future()
                 cancelled.cancel()
                 return cancelled
             try:
-                future = self._pool.submit(self._job, repository_id)
+                future = self._pool.submit(self._job, repository_id, asked)
             except RuntimeError:  # shut down between the check above and here
                 future = concurrent.futures.Future()
                 future.cancel()
@@ -103,7 +122,9 @@ class Syncer:
             return future
 
     async def wait(self, repository_id: int, timeout: float) -> bool:
-        """Wait up to `timeout` for the repository's current job; True if none is left running."""
+        """Wait up to `timeout` for the repository's current job; True if none is left running. A job that
+        found the repository's job running on another replica ends when that one does (see _shared_job),
+        so this waits for the other replica's job too, within the same bound."""
         with self._lock:
             future = self._running.get(repository_id)
         if future is None or future.done():
@@ -116,27 +137,82 @@ class Syncer:
             return True  # the job's failure is recorded on the repository
         return True
 
-    def _job(self, repository_id: int) -> Outcome:
+    def _job(self, repository_id: int, asked: int | None) -> Outcome:
         try:
             while True:
-                outcome = self.sync(repository_id)
+                outcome = self._shared_job(repository_id, asked)
                 with self._lock:
-                    if repository_id not in self._again or self._stop.is_set():
+                    again = self._again.pop(repository_id, None)
+                    if again is None or self._stop.is_set():
                         self._running.pop(repository_id, None)
                         return outcome
-                    self._again.discard(repository_id)
+                    asked = again
         except BaseException:
             with self._lock:
                 self._running.pop(repository_id, None)
             raise
 
+    def _shared_job(self, repository_id: int, asked: int | None) -> Outcome:
+        """`sync`, unless another replica is running this repository's job: then this one waits for it
+        to end (polling its lock) and does the job itself only if that one does not cover it.
+
+        A job covers a fresh request when it started (took the lock and stamped `attempt_time`) after the
+        request was made; clocks of replicas on several hosts are assumed to agree within milliseconds.
+        A request that is not fresh is covered by whatever job ran meanwhile.
+        """
+        if not self.leases.shared:
+            return self.sync(repository_id)
+        try:
+            repository = self._db(lambda c: gitmodels.repository(c, repository_id), write=False)
+        except RegistryError as exc:
+            return Outcome(False, False, 0, str(exc))
+        if repository is None:
+            return Outcome(False, False, 0, "the repository is gone")
+        try:
+            return self._wait_or_sync(repository, asked)
+        except RegistryError as exc:  # the database, unavailable to the lease or to a look
+            return Outcome(False, False, 0, str(exc))
+
+    def _wait_or_sync(self, repository: RepositoryRow, asked: int | None) -> Outcome:
+        repository_id = repository.id
+        git = self.settings.git
+        give_up = time.monotonic() + 2 * git.fetch_timeout + self.settings.request_timeout
+        pause, waited = POLL_FIRST_S, False
+        with self.leases.lease(f"git:{repository.identity}") as lease:
+            while not lease.take():
+                waited = True
+                if asked is not None and self._covered(repository_id, asked):
+                    return self._skipped(repository, "refreshed by another replica")
+                if self._stop.wait(pause) or time.monotonic() > give_up:
+                    return Outcome(False, False, 0, "another replica is still refreshing the repository")
+                pause = min(pause * 2, POLL_MAX_S)
+            if asked is None and waited:
+                return self._skipped(repository, "indexed by another replica")
+            if asked is not None and self._covered(repository_id, asked):
+                return self._skipped(repository, "refreshed by another replica")
+            return self.sync(repository_id)
+
+    def _covered(self, repository_id: int, asked: int) -> bool:
+        """Whether a job started after `asked` (by any replica)."""
+        current = self._db(lambda c: gitmodels.repository(c, repository_id), write=False)
+        return current is None or (current.attempt_time is not None and current.attempt_time >= asked)
+
+    def _skipped(self, repository: RepositoryRow, why: str) -> Outcome:
+        log.info("%s: %s", repository.identity, why)
+        return Outcome(False, False, 0, elsewhere=True)
+
     def _sweep(self) -> None:
-        while not self._stop.wait(self.settings.git.refresh_interval):
-            try:
-                for repository in self._db(gitmodels.repositories, write=False):
-                    self.request(repository.id)
-            except Exception:
-                log.exception("periodic refresh failed")
+        """Every `refresh_interval`, refresh every repository; among replicas, only the one that holds
+        the sweep's lease does (it keeps the lease while it lives; the others try again each time)."""
+        with self.leases.lease(SWEEP_LEASE) as lease:
+            while not self._stop.wait(self.settings.git.refresh_interval):
+                try:
+                    if not lease.keep():
+                        continue
+                    for repository in self._db(gitmodels.repositories, write=False):
+                        self.request(repository.id)
+                except Exception:
+                    log.exception("periodic refresh failed")
 
     # --- one job ----------------------------------------------------------------------------------------
 
@@ -172,6 +248,7 @@ class Syncer:
         # since then does not strand the repository.
         url = fetch_url(parse_repo_url(repository.clone_url, schemes=GIT_SCHEMES), git.rewrite)
         mirror.sync(url, timeout=git.fetch_timeout, credentials=credential_for(url, git.credentials))
+        log.info("fetched %s", repository.identity)
         fingerprint = mirror.fingerprint()
         if fingerprint == repository.fingerprint and repository.state == "ready":
             self._db(

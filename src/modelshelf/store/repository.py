@@ -189,6 +189,14 @@ def _violated_constraint(exc: IntegrityError) -> str:
     return str(exc.orig).partition("UNIQUE constraint failed:")[2]
 
 
+@contextmanager
+def savepoint(conn: Session) -> Iterator[None]:
+    """A write that may be refused without ending the transaction (PostgreSQL aborts a transaction at its
+    first error): rolled back to the savepoint when the block raises."""
+    with conn.sql.begin_nested():
+        yield
+
+
 def later_than_stored(table: Table, now: int) -> ColumnElement[int]:
     """`now`, or one past the stored update time if that is not earlier: a stamp that always moves
     forward, even when another process stamped the row a moment ago with a clock slightly ahead."""
