@@ -84,6 +84,8 @@ model_version = Table(
     Column("author", Text),
     Column("state", String(16), nullable=False),
     UniqueConstraint("registered_model_id", "name"),
+    # A name filter over every model's versions (migration 0005 says why each index exists).
+    Index("ix_model_version_name", "name"),
     *_time_indexes("model_version"),
 )
 
@@ -121,7 +123,8 @@ artifact = Table(
     # the experiment run that logged the artifact (the first one, when several did), and its experiment
     Column("experiment_id", Integer),
     Column("experiment_run_id", Integer),
-    Index("ix_artifact_type_name", "artifact_type", "name"),
+    # Not (artifact_type, name): without statistics SQLite takes the type as selective (migration 0005).
+    Index("ix_artifact_name", "name"),
     *_time_indexes("artifact"),
 )
 
