@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
+SCALE_BENCH_ARGS ?= --versions 1000000
 
 .PHONY: serve test lint bench clean
 
@@ -34,6 +35,7 @@ lint: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
 	$(PY) -m benchmarks.gitmodels $(GIT_BENCH_ARGS)
+	$(PY) -m benchmarks.scale $(SCALE_BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .modelshelf .pytest_cache .mypy_cache .ruff_cache
