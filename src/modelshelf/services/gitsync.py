@@ -162,12 +162,9 @@ class Syncer:
         """
         if not self.leases.shared:
             return self.sync(repository_id)
-        try:
-            repository = self._db(lambda c: gitmodels.repository(c, repository_id), write=False)
-        except RegistryError as exc:
-            return Outcome(False, False, 0, str(exc))
-        if repository is None:
-            return Outcome(False, False, 0, "the repository is gone")
+        repository = self._load(repository_id)
+        if isinstance(repository, Outcome):
+            return repository
         try:
             return self._wait_or_sync(repository, asked)
         except RegistryError as exc:  # the database, unavailable to the lease or to a look
@@ -218,12 +215,9 @@ class Syncer:
 
     def sync(self, repository_id: int) -> Outcome:
         """Fetch, and index what changed. Failures are recorded on the repository, never raised."""
-        try:
-            repository = self._db(lambda c: gitmodels.repository(c, repository_id), write=False)
-        except RegistryError as exc:
-            return Outcome(False, False, 0, str(exc))
-        if repository is None:
-            return Outcome(False, False, 0, "the repository is gone")
+        repository = self._load(repository_id)
+        if isinstance(repository, Outcome):
+            return repository
         try:
             return self._sync(repository)
         except (MirrorError, RegistryError) as exc:
@@ -233,6 +227,14 @@ class Syncer:
             log.exception("indexing %s failed", repository.identity)
             self._record_error(repository, f"indexing failed: {exc.__class__.__name__}")
             return Outcome(False, False, 0, str(exc))
+
+    def _load(self, repository_id: int) -> RepositoryRow | Outcome:
+        """The repository's row as stored now, or the outcome of a job that cannot start."""
+        try:
+            repository = self._db(lambda c: gitmodels.repository(c, repository_id), write=False)
+        except RegistryError as exc:
+            return Outcome(False, False, 0, str(exc))
+        return repository if repository is not None else Outcome(False, False, 0, "the repository is gone")
 
     def _db(self, work: Callable[[Session], T], *, write: bool) -> T:
         """One database call from a job, with a request's deadline: a job never holds a lock for long."""

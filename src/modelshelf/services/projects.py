@@ -15,6 +15,7 @@ import string
 from dataclasses import dataclass
 
 from modelshelf.auth.principal import Principal
+from modelshelf.auth.tokens import Scope
 from modelshelf.errors import Conflict, Forbidden, InvalidArgument, NotFound, shown
 from modelshelf.gitindex.urls import RepoUrl
 from modelshelf.services import audit
@@ -200,8 +201,6 @@ def create(
 
 
 def is_admin(actor: Principal) -> bool:
-    from modelshelf.auth.tokens import Scope
-
     return actor.may(Scope.ADMIN)
 
 
