@@ -130,7 +130,7 @@ def _user_change(*, disabled: bool | None = None, admin: bool | None = None) -> 
 
 
 def _print_users(rows: Sequence[UserRow]) -> None:
-    _table(
+    table(
         ["NAME", "ADMIN", "DISABLED", "CREATED"],
         [[u.name, _yes(u.is_admin), _yes(u.disabled), iso(u.create_time)] for u in rows],
     )
@@ -144,7 +144,7 @@ def _team_list(conn: Session, _args: argparse.Namespace) -> None:
     for team in accounts.list_teams(conn):
         members = ", ".join(f"{m.name} ({m.role})" for m in team.members) or "-"
         rows.append([team.row.name, _yes(team.row.disabled), iso(team.row.create_time), members])
-    _table(["NAME", "DISABLED", "CREATED", "MEMBERS"], rows)
+    table(["NAME", "DISABLED", "CREATED", "MEMBERS"], rows)
 
 
 def _team_change(disabled: bool) -> Command:
@@ -157,7 +157,7 @@ def _team_change(disabled: bool) -> Command:
 def _print_team(team: accounts.Team) -> None:
     row = team.row
     print(f"team {row.name}{' (disabled)' if row.disabled else ''}, created {iso(row.create_time)}")
-    _table(["MEMBER", "ROLE"], [[m.name, m.role] for m in team.members])
+    table(["MEMBER", "ROLE"], [[m.name, m.role] for m in team.members])
 
 
 # --- tokens --------------------------------------------------------------------------------------------
@@ -181,7 +181,7 @@ def _token_list(conn: Session, args: argparse.Namespace) -> None:
 
 
 def _print_tokens(rows: Sequence[TokenRow]) -> None:
-    _table(
+    table(
         ["ID", "USER", "NAME", "PREFIX", "SCOPES", "EXPIRES", "LAST USED", "REVOKED"],
         [
             [
@@ -211,7 +211,7 @@ def _audit_list(conn: Session, args: argparse.Namespace) -> None:
         entity_id=entity_id,
         page_size=args.limit,
     )
-    _table(
+    table(
         ["TIME", "PRINCIPAL", "VIA", "ACTION", "ENTITY", "DETAIL"],
         [
             [
@@ -234,7 +234,8 @@ def _yes(value: object) -> str:
     return "yes" if value else "no"
 
 
-def _table(header: list[str], rows: list[list[object]]) -> None:
+def table(header: list[str], rows: Sequence[Sequence[object]]) -> None:
+    """Rows under a header, in columns as wide as their widest cell (every command's listing)."""
     cells = [header, *[[str(c) for c in row] for row in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     for row in cells:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
 
 from modelshelf.auth.principal import CLI
+from modelshelf.cli.accounts import table
 from modelshelf.gitindex import urls
 from modelshelf.services import projects
 from modelshelf.services.clock import iso
@@ -96,7 +96,7 @@ def _list(database: Database, settings: Settings, _args: argparse.Namespace) -> 
         ]
         for v in views
     ]
-    _table(["ID", "NAME", "NAMESPACE", "REPOSITORY", "SUBDIR", "VISIBILITY", "STATE"], rows)
+    table(["ID", "NAME", "NAMESPACE", "REPOSITORY", "SUBDIR", "VISIBILITY", "STATE"], rows)
     return 0
 
 
@@ -154,10 +154,3 @@ def _print(database: Database, project_id: str, settings: Settings) -> None:
     }
     for key, value in fields.items():
         print(f"{key + ':':16}{'-' if value in (None, '') else value}")
-
-
-def _table(header: list[str], rows: Sequence[Sequence[object]]) -> None:
-    cells = [header, *[[str(c) for c in row] for row in rows]]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    for row in cells:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
