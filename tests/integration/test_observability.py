@@ -64,10 +64,12 @@ def fetch(server: Server, path: str, headers: dict[str, str] | None = None, meth
 
 
 def logged(server: Server, wanted: Callable[[str], bool]) -> list[str]:
-    """The server's stderr lines that `wanted` picks, once there is one (or the deadline passes)."""
+    """The server's complete stderr lines that `wanted` picks, once there is one (or the deadline passes).
+    A line still being written (no newline yet) is not read: the server may have written half of it."""
     deadline = time.monotonic() + WAIT_S
     while True:
-        lines = [line for line in server.stderr().splitlines() if wanted(line)]
+        text = server.stderr()
+        lines = [line for line in text[: text.rfind("\n") + 1].splitlines() if wanted(line)]
         if lines or time.monotonic() > deadline:
             return lines
         time.sleep(0.05)
