@@ -194,10 +194,11 @@ def load(engine: Engine, versions: int, *, progress: bool = False, now: int | No
     with engine.begin() as conn:
         _advance_sequences(conn, (tables.registered_model, tables.model_version, tables.artifact))
     if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:
-            # Planner statistics for the new rows, which autovacuum would gather a while later. Not on
-            # SQLite: the server never runs ANALYZE there, and a benchmark should see the plans it gets.
-            conn.execute(text("ANALYZE"))
+        with engine.connect() as conn:
+            # Planner statistics and the visibility map (index-only scans) for the new rows, which
+            # autovacuum would make a while later. Not on SQLite: the server never runs ANALYZE there,
+            # and a benchmark should see the plans it gets.
+            conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
     return models
 
 

@@ -45,12 +45,13 @@ def creates(live: server.Server, seconds: float) -> tuple[float, float]:
 
     async def run() -> tuple[float, float]:
         conn = client.Connection(live.host, live.port, live.token)
+        run = time.strftime("%Y%m%dT%H%M%S")  # new names on a database measured before (--loaded)
         latencies = []
         started = time.monotonic()
         n = 0
         while time.monotonic() - started < seconds:
             sent = time.monotonic()
-            reply = await conn.request("POST", f"{API}/registered_models", {"name": f"scale-new-{n}"})
+            reply = await conn.request("POST", f"{API}/registered_models", {"name": f"scale-new-{run}-{n}"})
             if not reply.ok:
                 raise RuntimeError(f"create failed: {reply.status} {reply.body[:200]!r}")
             latencies.append(time.monotonic() - sent)
@@ -67,7 +68,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--versions", type=int, default=100_000)
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--database-url", help="PostgreSQL to fill (default: SQLite in a fresh data dir)")
+    parser.add_argument(
+        "--loaded",
+        action="store_true",
+        help="the database at --database-url already holds --versions loaded by this benchmark",
+    )
     args = parser.parse_args(argv)
+    if args.loaded and not args.database_url:
+        parser.error("--loaded needs --database-url")
     executable = wrk.find(install=True)
     if executable is None:
         print("wrk is needed: apt-get install wrk", file=sys.stderr)
@@ -75,9 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = Path(tempfile.mkdtemp(prefix="modelshelf-bench-scale-"))
     url = args.database_url or f"sqlite:///{data_dir / 'modelshelf.db'}"
     started = time.monotonic()
-    engine = connect(url)
-    load.load(engine, args.versions)
-    engine.dispose()
+    if not args.loaded:
+        engine = connect(url)
+        load.load(engine, args.versions)
+        engine.dispose()
     results: dict[str, Any] = {"versions": args.versions, "load_s": time.monotonic() - started}
     deep = int(args.versions * 0.9)
     with server.running(args.database_url, data_dir=data_dir) as live:

@@ -9,8 +9,10 @@ What counts as a full scan:
   listed table of a first page walked in the page's own order: that walk stops after a page (plus the rows
   a filter rejects). A page after a cursor must SEARCH (start at the cursor), and a sort (`TEMP B-TREE`) is
   allowed only over one parent's children.
-- PostgreSQL: a `Seq Scan` on a large table; and a page after a cursor must seek with an `Index Cond` on
-  the listed table, not filter an index walked from its start.
+- PostgreSQL: a `Seq Scan` on a large table that holds more than SMALL rows (the loader writes a model
+  per ten versions, and PostgreSQL rightly reads 500 models whole rather than probe an index ten times);
+  and a page after a cursor must seek with an `Index Cond` on the listed table, not filter an index
+  walked from its start.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ VERSIONS = 5000
 LARGE = {"registered_model", "model_version", "artifact", "model_version_artifact", "custom_property"}
 MODEL = 123  # a model in the middle; its versions are 1221..1230
 VERSION = 2500
+SMALL = 1000
 
 
 @dataclass(frozen=True)
@@ -187,17 +190,23 @@ def _nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from _nodes(child)
 
 
-def _postgres_problems(nodes: list[dict[str, Any]], case: Case) -> list[str]:
+def _postgres_problems(nodes: list[dict[str, Any]], case: Case, sizes: dict[str, float]) -> list[str]:
     problems = [
         f"Seq Scan on {n['Relation Name']}"
         for n in nodes
-        if n["Node Type"] == "Seq Scan" and n["Relation Name"] in LARGE
+        if n["Node Type"] == "Seq Scan" and n["Relation Name"] in LARGE and sizes[n["Relation Name"]] > SMALL
     ]
     if case.after:
         seeks = [n for n in nodes if n.get("Relation Name") == case.table and "Index Cond" in n]
         if not seeks:
             problems.append(f"walks {case.table} from its start instead of seeking to the cursor")
     return problems
+
+
+def _sizes(conn: Session) -> dict[str, float]:
+    """The rows of each table, as PostgreSQL's statistics (and so its planner) count them."""
+    rows = conn.sql.exec_driver_sql("SELECT relname, reltuples FROM pg_class WHERE relkind = 'r'").all()
+    return {name: float(count) for name, count in rows}
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -213,7 +222,8 @@ def test_hot_queries_read_an_index(loaded: Database, captured: list[tuple[str, A
                 result = conn.sql.exec_driver_sql("EXPLAIN (FORMAT JSON) " + sql, params).scalar_one()
                 tree = (json.loads(result) if isinstance(result, str) else result)[0]["Plan"]
                 nodes = list(_nodes(tree))
-                assert not _postgres_problems(nodes, case), (_postgres_problems(nodes, case), tree, sql)
+                problems = _postgres_problems(nodes, case, _sizes(conn))
+                assert not problems, (problems, tree, sql)
 
 
 def test_a_full_scan_is_caught(loaded: Database, captured: list[tuple[str, Any]]) -> None:
@@ -227,4 +237,49 @@ def test_a_full_scan_is_caught(loaded: Database, captured: list[tuple[str, Any]]
             else:
                 result = conn.sql.exec_driver_sql("EXPLAIN (FORMAT JSON) " + sql, params).scalar_one()
                 tree = (json.loads(result) if isinstance(result, str) else result)[0]["Plan"]
-                assert _postgres_problems(list(_nodes(tree)), case) != []
+                assert _postgres_problems(list(_nodes(tree)), case, _sizes(conn)) != []
+
+
+DEEP = 50_000  # versions: at 5,000 PostgreSQL rightly reads every match of a page, whatever its depth
+
+
+@pytest.mark.parametrize("descending", [False, True], ids=["ascending", "descending"])
+def test_a_deep_filtered_page_reads_what_the_first_does(engine: Engine, descending: bool) -> None:
+    """A page with a custom-property filter, ordered by id, starts at its cursor in custom_property too.
+
+    PostgreSQL carries no range on `model_version.id` over to `custom_property.entity_id`: before the
+    store repeated the cursor's bound there, it read every matching property before the cursor (230 ms
+    for a page at depth 900,000 of 1,000,000, against 1.5 ms for the first page). Counted in buffers
+    read, which a shared machine's noise does not change.
+    """
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's planner; SQLite probes custom_property per row of the walk")
+    load.load(engine, DEEP, now=load.BASE_TIME)
+    database = Database(engine)
+    # 1,000 versions left, 200 of them onnx: so few that PostgreSQL hashes them (it counts the cursor
+    # twice, on both tables, and expects 4), which must not read the matches before the cursor.
+    deep = DEEP // 50 if descending else DEEP - DEEP // 50
+    statements: list[tuple[str, Any]] = []
+
+    def before(_conn: Any, _cursor: Any, sql: str, params: Any, _context: Any, _many: bool) -> None:
+        statements.append((sql, params))
+
+    def blocks(after: After | None) -> int:
+        query = ListQuery(
+            page_size=100, filter_query="framework = 'onnx'", after=after, descending=descending
+        )
+        statements.clear()
+        with database.read() as conn:
+            event.listen(engine, "before_cursor_execute", before)
+            try:
+                repository.list_page(conn, MODEL_VERSION, query)
+            finally:
+                event.remove(engine, "before_cursor_execute", before)
+            ((sql, params),) = statements
+            result = conn.sql.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql, params)
+            plan = result.scalar_one()[0]["Plan"]
+            assert plan["Actual Rows"] == 101, plan  # a full page, and one row to tell there is another
+            return int(plan["Shared Hit Blocks"]) + int(plan["Shared Read Blocks"])
+
+    first, deep_page = blocks(None), blocks(After(deep, deep))
+    assert deep_page <= 2 * first + 10, (first, deep_page)

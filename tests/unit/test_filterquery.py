@@ -607,6 +607,9 @@ def test_injection_attempts_are_just_values(engine: Engine) -> None:
         ("framework = 'jax'", []),  # a model version's property, not a registered model's
         (f"framework = '{LONG}'", [3]),
         (f"framework = '{LONG[:200]}'", []),  # the indexed prefix alone is not a match
+        (f"framework = '{LONG[:199]}'", []),  # shorter than the prefix: the key alone decides
+        (f"framework IN ('{LONG[:199]}', 'pytorch')", [1]),
+        (f"framework IN ('{LONG[:200]}', '{LONG}')", [3]),
         (f"framework = '{LONG[:-1]}y'", []),
         (f"framework IN ('{LONG}', 'pytorch')", [1, 3]),
         ("framework.string_value = 'pytorch'", [1]),

@@ -277,13 +277,23 @@ def _unescape(body: str, escapable: str) -> str:
     return _STRING_ESCAPE.sub(lambda m: m[1] if m[1] in escapable + "\\" else m[0], body)
 
 
-def compile_filter(text: str | None, entity: Entity, table: Table) -> ColumnElement[bool] | None:
+# A condition on an id column that every row wanted meets (a page ordered by id: the cursor's bound).
+IdBound = Callable[[ColumnElement[int]], ColumnElement[bool]]
+
+
+def compile_filter(
+    text: str | None, entity: Entity, table: Table, *, ids: IdBound | None = None
+) -> ColumnElement[bool] | None:
     """The WHERE condition for a `filterQuery` over `table` (rows of `entity`); None when there is none.
 
     A name that is a typed field of `entity` (and has no `.xxx_value` suffix) compares that column;
     anything else is a custom property and matches rows that *have* that property with a value meeting
     the condition. So `p != 'x'` selects rows whose `p` exists and differs: rows without `p` never match
     a condition on it. Raises InvalidArgument on any syntax or type error.
+
+    `ids` is repeated on the custom properties' owner ids, so that the database starts its walk of them
+    at a page's cursor too: PostgreSQL does not carry a range on `table.id` over to the joined column,
+    and read every match before the cursor (230 ms for a page at depth 900,000 of 1,000,000).
     """
     if text is None or not text.strip():
         return None
@@ -300,8 +310,8 @@ def compile_filter(text: str | None, entity: Entity, table: Table) -> ColumnElem
         return None
     tree = _Parser(tokens).parse()
     if _custom_count(tree, entity) <= CORRELATED_MAX:
-        return _compile_correlated(tree, entity, table)
-    return _compile(tree, entity, table)
+        return _compile_correlated(tree, entity, table, ids)
+    return _compile(tree, entity, table, ids)
 
 
 def _custom_count(node: _Node, entity: Entity) -> int:
@@ -310,7 +320,9 @@ def _custom_count(node: _Node, entity: Entity) -> int:
     return sum(_custom_count(item, entity) for item in node.items)
 
 
-def _compile_correlated(node: _Node, entity: Entity, table: Table) -> ColumnElement[bool]:
+def _compile_correlated(
+    node: _Node, entity: Entity, table: Table, ids: IdBound | None
+) -> ColumnElement[bool]:
     """A few custom comparisons: each a correlated EXISTS, an index search per row the database looks at,
     so a page stops as soon as it is full (the sets of _compile are built whole, whatever the page)."""
     if isinstance(node, _Comparison):
@@ -318,21 +330,21 @@ def _compile_correlated(node: _Node, entity: Entity, table: Table) -> ColumnElem
         if field is not None:
             return _condition(table.c[field.column], _COLUMN_TYPE.get(field.kind, "string"), node)
         owned = custom_property.c.entity_id == table.c.id
-        return select(custom_property.c.entity_id).where(owned, _custom(node, table.name)).exists()
-    parts = [_compile_correlated(item, entity, table) for item in node.items]
+        return select(custom_property.c.entity_id).where(owned, _custom(node, table.name, ids)).exists()
+    parts = [_compile_correlated(item, entity, table, ids) for item in node.items]
     return and_(*parts) if node.op == "AND" else or_(*parts)
 
 
-def _compile(node: _Node, entity: Entity, table: Table) -> ColumnElement[bool]:
+def _compile(node: _Node, entity: Entity, table: Table, ids: IdBound | None) -> ColumnElement[bool]:
     if isinstance(node, _Comparison):
         field = _column_field(node, entity)
         if field is not None:
             return _condition(table.c[field.column], _COLUMN_TYPE.get(field.kind, "string"), node)
-        return _any_owner(table, [_custom(node, table.name)])
+        return _any_owner(table, [_custom(node, table.name, ids)])
     # The custom comparisons among one AND's or OR's items become one subquery (see _any_owner).
     custom = [i for i in node.items if isinstance(i, _Comparison) and _column_field(i, entity) is None]
-    parts = [_compile(i, entity, table) for i in node.items if not any(i is c for c in custom)]
-    conditions = [_custom(c, table.name) for c in custom]
+    parts = [_compile(i, entity, table, ids) for i in node.items if not any(i is c for c in custom)]
+    conditions = [_custom(c, table.name, ids) for c in custom]
     if node.op == "OR":
         if conditions:
             parts.append(_any_owner(table, conditions))
@@ -393,7 +405,7 @@ def _every_owner(table: Table, conditions: list[ColumnElement[bool]]) -> ColumnE
     )
 
 
-def _custom(node: _Comparison, entity_table: str) -> ColumnElement[bool]:
+def _custom(node: _Comparison, entity_table: str, ids: IdBound | None) -> ColumnElement[bool]:
     """The `custom_property` rows of `entity_table` whose property `node` names meets its condition.
 
     Each condition names the table itself, not the subquery around it, so every branch of an OR is an
@@ -413,16 +425,20 @@ def _custom(node: _Comparison, entity_table: str) -> ColumnElement[bool]:
         )
         condition = or_(as_int, as_double)
     elif wanted == "string" and node.op in ("=", "IN"):
-        # Compare the indexed prefix too, so the database can use ix_custom_property_string.
+        # Compare the indexed prefix, so the database can use ix_custom_property_string. A string shorter
+        # than the prefix equals a stored key only if it equals the whole value, so then the key alone
+        # decides; comparing the value as well made PostgreSQL take the two equalities as independent
+        # and guess 50 times too few matches, and then sort every match for a deep page.
         strings = [str(_coerce(v, "string", node.name)) for v in values]
         keys = [s[:STRING_KEY_LENGTH] for s in strings]
-        if node.op == "=":
-            condition = and_(prop.c.string_key == keys[0], prop.c.string_value == strings[0])
-        else:
-            condition = and_(prop.c.string_key.in_(keys), prop.c.string_value.in_(strings))
+        condition = prop.c.string_key.in_(keys) if node.op == "IN" else prop.c.string_key == keys[0]
+        if any(len(s) >= STRING_KEY_LENGTH for s in strings):
+            whole = prop.c.string_value.in_(strings) if node.op == "IN" else prop.c.string_value == strings[0]
+            condition = and_(condition, whole)
     else:
         condition = _condition(prop.c[f"{wanted}_value"], wanted, node)
-    return and_(prop.c.entity_table == entity_table, prop.c.name == node.name, condition)
+    bound = () if ids is None else (ids(prop.c.entity_id),)
+    return and_(prop.c.entity_table == entity_table, prop.c.name == node.name, condition, *bound)
 
 
 def _literal_type(values: tuple[_Value, ...], name: str) -> str:

@@ -36,7 +36,7 @@ from modelshelf.domain.entities import INT32_MAX, Entity
 from modelshelf.domain.properties import PropertyValue
 from modelshelf.errors import Conflict, InvalidArgument
 from modelshelf.store import tables
-from modelshelf.store.filterquery import compile_filter
+from modelshelf.store.filterquery import IdBound, compile_filter
 from modelshelf.store.session import Session
 from modelshelf.store.tables import (
     STRING_KEY_LENGTH,
@@ -393,7 +393,11 @@ def list_page(
         conditions.append(table.c.name.contains(query.name_contains, autoescape=True))
     if query.steps is not None:
         conditions.append(table.c.step.in_(query.steps))
-    compiled = compile_filter(query.filter_query, filter_entity or entity, table)
+    ids: IdBound | None = None
+    if query.after is not None and column is table.c.id:
+        after_id = query.after.id
+        ids = (lambda owner: owner < after_id) if query.descending else (lambda owner: owner > after_id)
+    compiled = compile_filter(query.filter_query, filter_entity or entity, table, ids=ids)
     if compiled is not None:
         conditions.append(compiled)
     if query.after is not None:

@@ -244,10 +244,10 @@ custom_property = Table(
     Column("int_value", BigInteger),
     Column("double_value", Float),
     Column("bool_value", Boolean),
-    Index("ix_custom_property_string", "entity_table", "name", "string_key"),
-    Index("ix_custom_property_int", "entity_table", "name", "int_value"),
-    Index("ix_custom_property_double", "entity_table", "name", "double_value"),
-    Index("ix_custom_property_bool", "entity_table", "name", "bool_value"),
+    Index("ix_custom_property_string", "entity_table", "name", "string_key", "entity_id"),
+    Index("ix_custom_property_int", "entity_table", "name", "int_value", "entity_id"),
+    Index("ix_custom_property_double", "entity_table", "name", "double_value", "entity_id"),
+    Index("ix_custom_property_bool", "entity_table", "name", "bool_value", "entity_id"),
 )
 
 # --- principals, tokens, audit -----------------------------------------------------------------------
