@@ -36,6 +36,8 @@ bench: $(VENV)/.installed-dev
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
 	$(PY) -m benchmarks.gitmodels $(GIT_BENCH_ARGS)
 	$(PY) -m benchmarks.scale $(SCALE_BENCH_ARGS)
+	bash scripts/ensure-postgres.sh
+	$(PY) -m benchmarks.replicas $(REPLICAS_BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .modelshelf .pytest_cache .mypy_cache .ruff_cache

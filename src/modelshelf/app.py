@@ -19,20 +19,27 @@ from modelshelf.api.errors import face_of, handle_disconnect, handle_http, handl
 from modelshelf.api.router import PrefixRouter
 from modelshelf.observability.metrics import Metrics
 from modelshelf.observability.requests import RequestObserver
-from modelshelf.services.gitsync import Syncer
+from modelshelf.services.gitsync import JOB_THREADS, Syncer
 from modelshelf.settings import Settings
 from modelshelf.storage.signers import Signers
 from modelshelf.store.engine import connect
 from modelshelf.store.session import Database
 
 
-def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
-    """Build the app. The engine is opened here (not at import) and disposed when the app shuts down."""
-    engine = engine or connect(
+def open_engine(settings: Settings) -> Engine:
+    """The server's engine: statements bounded by the request timeout, and a pooled connection for each
+    thread that may use the database at once (the request workers and the Git job threads)."""
+    return connect(
         settings.effective_database_url,
         statement_timeout=settings.request_timeout,
         sqlite_synchronous=settings.sqlite_synchronous,
+        connections=settings.worker_threads + JOB_THREADS,
     )
+
+
+def create_app(settings: Settings, engine: Engine | None = None) -> Starlette:
+    """Build the app. The engine is opened here (not at import) and disposed when the app shuts down."""
+    engine = engine or open_engine(settings)
     database = Database(engine, threads=settings.worker_threads)
     gate = Gate(database, enabled=settings.auth)
     timeout = settings.request_timeout

@@ -10,7 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, literal_column, select, text
+from sqlalchemy import Engine, event, func, literal_column, select, text
 from sqlalchemy.exc import DBAPIError
 from starlette.testclient import TestClient
 
@@ -221,3 +221,34 @@ def test_postgres_plans_every_statement_for_its_own_values(engine: Engine) -> No
     for session in (database.read(), database.write()):
         with session as conn:
             assert conn.sql.exec_driver_sql("SHOW plan_cache_mode").scalar() == "force_custom_plan"
+
+
+def test_busy_workers_reuse_their_connections(database_url: str, tmp_path: Path) -> None:
+    """Every worker thread (and Git job thread) keeps a pooled connection: with SQLAlchemy's default pool
+    of 5 and 8 workers, three connections were closed on return and opened again for the next call, and
+    a server on PostgreSQL served 336 reads/s instead of 570 (benchmarks/replicas.py)."""
+    from modelshelf.app import open_engine
+    from modelshelf.services.gitsync import JOB_THREADS
+
+    settings = Settings(data_dir=tmp_path, database_url=database_url, worker_threads=8)
+    engine = open_engine(settings)
+    database = Database(engine, threads=settings.worker_threads)
+    opened: list[object] = []
+    event.listen(engine, "connect", lambda dbapi, _record: opened.append(dbapi))
+
+    async def reads(rounds: int) -> None:
+        async def one() -> None:
+            for _ in range(rounds):
+                await database.reading(lambda s: s.sql.execute(text("SELECT 1")).scalar_one())
+
+        await asyncio.gather(*(one() for _ in range(2 * settings.worker_threads)))
+
+    try:
+        asyncio.run(reads(5))  # every worker has opened its connection by now
+        warm = len(opened)
+        assert warm <= settings.worker_threads
+        asyncio.run(reads(50))
+        assert len(opened) == warm, f"{len(opened) - warm} connections opened again while busy"
+        assert engine.pool.size() == settings.worker_threads + JOB_THREADS  # type: ignore[attr-defined]
+    finally:
+        database.dispose()

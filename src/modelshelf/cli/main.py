@@ -158,17 +158,13 @@ def is_loopback(host: str) -> bool:
 
 def _serve(settings: Settings, *, migrate_first: bool) -> int:
     from modelshelf import server
-    from modelshelf.app import create_app, error_response
+    from modelshelf.app import create_app, error_response, open_engine
     from modelshelf.observability import logs
 
     logs.configure(settings)
 
     try:
-        engine = connect(
-            settings.effective_database_url,
-            statement_timeout=settings.request_timeout,
-            sqlite_synchronous=settings.sqlite_synchronous,
-        )
+        engine = open_engine(settings)
     except Exception as exc:
         return _report(exc, settings, registry_status=2)
     try:
