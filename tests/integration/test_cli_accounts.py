@@ -705,6 +705,32 @@ def test_commands_refuse_a_database_one_migration_behind(
     assert ok(_main(capsys, "user", "create", "alice")).startswith("NAME")
 
 
+def test_commands_work_on_a_schema_from_a_later_release(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After a newer release migrated (a rolling upgrade, or a rollback of the code), this release's
+    commands still run; `db upgrade` leaves the schema alone, and `db check` says it is not this one's."""
+    url = f"sqlite:///{tmp_path / 'newer.db'}"
+    engine = connect(url)
+    migrate.upgrade(engine)
+    head = migrate.head_revision()
+    assert head is not None
+    newer = f"{int(head) + 1:04d}"
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"UPDATE alembic_version SET version_num = '{newer}'")
+    _use_env(monkeypatch, DATABASE_URL=url)
+    assert ok(_main(capsys, "user", "create", "alice")).startswith("NAME")
+    upgraded = ok(_main(capsys, "db", "upgrade"))
+    assert (
+        upgraded
+        == f"database at revision {newer}, from a newer release than this one ({head}): left as it is\n"
+    )
+    checked = _main(capsys, "db", "check")
+    assert checked.code == 1 and f"revision {newer}, from a newer release" in checked.err, checked
+    assert migrate.current_revision(engine) == newer
+    engine.dispose()
+
+
 # --- serve: the first admin, and --no-auth -------------------------------------------------------------
 
 BANNER_TOKEN = re.compile(r"^    (\S+)$", re.MULTILINE)

@@ -19,13 +19,13 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.pool import NullPool
 
-from modelshelf.store import tables
+from modelshelf.store import migrate, tables
 from modelshelf.store.engine import connect
 from tests.conftest import _empty_postgres
-from tests.fixtures.serve import Server, call, serving
+from tests.fixtures.serve import Server, call, ready, serving
 
 pytestmark = pytest.mark.postgres
 
@@ -278,3 +278,39 @@ def test_the_replicas_logged_no_server_error(replicas: Replicas) -> None:
     # Last in the module: whatever the races above did, no replica hit an unexpected exception.
     for server in (replicas.a, replicas.b):
         assert "Traceback" not in server.output(), server.output()[-4000:]
+
+
+def test_a_rolling_upgrade_keeps_the_old_replicas_serving(
+    postgres_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """docs/deployment.md's upgrade, with real processes: a replica of this release serves while a newer
+    release's migration (a table and a nullable column more, at the next revision) runs; it stays ready
+    and keeps writing, and a replica started afterwards with --no-migrate serves the newer schema too."""
+    _empty_postgres(postgres_url)
+    head = migrate.head_revision()
+    assert head is not None
+    logs = tmp_path_factory.mktemp("rolling")
+    engine = connect(postgres_url, poolclass=NullPool)
+    try:
+        with serving(replica_env(postgres_url, logs / "old-data"), logs / "old", "--no-migrate") as old:
+            create(old, "/registered_models", {"name": "before-the-upgrade"})
+            with engine.begin() as conn:  # the newer release's `modelshelf db upgrade`
+                conn.execute(text("CREATE TABLE later_release_table (id INTEGER PRIMARY KEY)"))
+                conn.execute(text("ALTER TABLE registered_model ADD COLUMN later_release_note TEXT"))
+                conn.execute(
+                    text("UPDATE alembic_version SET version_num = :v"), {"v": f"{int(head) + 1:04d}"}
+                )
+            assert ready(old.base_url)
+            create(old, "/registered_models", {"name": "during-the-upgrade"})
+            with serving(replica_env(postgres_url, logs / "new-data"), logs / "new", "--no-migrate") as new:
+                assert ready(new.base_url)
+                status, found = call(f"{new.base_url}{V1}/registered_model?name=during-the-upgrade", TOKEN)
+                assert status == 200 and found["name"] == "during-the-upgrade", found
+            assert "from a newer release than this one" in (logs / "new.err").read_text()
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS later_release_table"))
+            conn.execute(text("ALTER TABLE registered_model DROP COLUMN IF EXISTS later_release_note"))
+            conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": head})
+        engine.dispose()
+        _empty_postgres(postgres_url)

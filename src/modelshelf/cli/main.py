@@ -95,18 +95,26 @@ def main(argv: list[str] | None = None) -> int:
     try:
         engine = connect(settings.effective_database_url, sqlite_synchronous=settings.sqlite_synchronous)
         if args.command != "db":
-            if not migrate.is_current(engine):
+            if not migrate.can_serve(engine):
                 print("database schema is not current: run 'modelshelf db upgrade'", file=sys.stderr)
                 return 1
             if args.command == "project":
                 return projects_cli.run(Database(engine, threads=2), settings, args)
             accounts_cli.run(Database(engine), args)
             return 0
+        current, head = migrate.current_revision(engine), migrate.head_revision()
+        if migrate.is_ahead(current):
+            # A rollback to this release after a newer one migrated: that schema serves this release too.
+            newer = f"database at revision {current}, from a newer release than this one ({head})"
+            if args.db_command == "upgrade":
+                print(f"{newer}: left as it is")
+                return 0
+            print(newer, file=sys.stderr)
+            return 1
         if args.db_command == "upgrade":
             migrate.upgrade(engine, lock_timeout=settings.migration_lock_timeout)
             print(f"database at revision {migrate.current_revision(engine)}")
             return 0
-        current, head = migrate.current_revision(engine), migrate.head_revision()
         if current == head:
             print(f"database is current (revision {current})")
             return 0
@@ -168,7 +176,14 @@ def _serve(settings: Settings, *, migrate_first: bool) -> int:
     except Exception as exc:
         return _report(exc, settings, registry_status=2)
     try:
-        if migrate_first:
+        current = migrate.current_revision(engine)
+        if migrate.is_ahead(current):
+            print(
+                f"database at revision {current}, from a newer release than this one "
+                f"({migrate.head_revision()}): serving it without migrating",
+                file=sys.stderr,
+            )
+        elif migrate_first:
             migrate.upgrade(engine, lock_timeout=settings.migration_lock_timeout)
         elif not migrate.is_current(engine):
             print("database schema is not current: run 'modelshelf db upgrade'", file=sys.stderr)

@@ -108,9 +108,34 @@ def is_current(engine: Engine) -> bool:
     return current_revision(engine) == head_revision()
 
 
+def is_ahead(revision: str | None) -> bool:
+    """`revision` is a later release's: one this code does not have, numbered after its head.
+
+    Revisions are numbered in order (0001, 0002, …), so a number this code lacks past its head can only
+    come from a newer release, while any other revision it lacks is no modelshelf schema it can judge.
+    """
+    head = head_revision()
+    if revision is None or head is None or not (revision.isdigit() and head.isdigit()):
+        return False
+    return int(revision) > int(head)
+
+
+def can_serve(engine: Engine) -> bool:
+    """The schema is this code's, or a later release's.
+
+    A later release's: during a rolling upgrade (docs/deployment.md) the replicas of the previous release
+    keep serving once the new release migrated, which is safe because every migration keeps the schema
+    usable by the release before it: it adds tables, nullable columns or columns with a server default,
+    and indexes, and never drops or renames what that release reads or writes
+    (tests/integration/test_migrations.py holds every migration to this).
+    """
+    current = current_revision(engine)
+    return current == head_revision() or is_ahead(current)
+
+
 def readiness(engine: Engine) -> str | None:
     """Why the database cannot serve requests (its file is gone, unreachable, schema behind the code), or
-    None when it can."""
+    None when it can (a schema a later release migrated included: see can_serve)."""
     opened = database_file(engine)
     if opened is not None and (replaced := opened.problem()) is not None:
         # Checked first, and without connecting: a new connection would create an empty file at the path.
@@ -118,7 +143,7 @@ def readiness(engine: Engine) -> str | None:
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
-        current = is_current(engine)
+        servable = can_serve(engine)
     except Exception as exc:  # the probe must answer, whatever the database does
         return f"unreachable: {exc.__class__.__name__}"
-    return None if current else "migrations are not current"
+    return None if servable else "migrations are not current"
