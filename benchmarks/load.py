@@ -202,6 +202,29 @@ def load(engine: Engine, versions: int, *, progress: bool = False, now: int | No
     return models
 
 
+def benchmark_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """A benchmark's arguments, with `--loaded`: its `--database-url` already holds the `--versions` an
+    earlier run of it loaded, so that run's data is measured again (a million versions take minutes)."""
+    parser.add_argument(
+        "--loaded", action="store_true", help="the database already holds --versions loaded by this benchmark"
+    )
+    args = parser.parse_args(argv)
+    if args.loaded and not args.database_url:
+        parser.error("--loaded needs --database-url")
+    return args
+
+
+def fill(url: str, versions: int, *, loaded: bool) -> None:
+    """`versions` model versions into the database at `url`, unless `loaded` (see benchmark_args)."""
+    if loaded:
+        return
+    engine = connect(url)
+    try:
+        load(engine, versions)
+    finally:
+        engine.dispose()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.load", description=__doc__.split("\n")[0])
     parser.add_argument("--versions", type=int, required=True, help="model versions to add (10 per model)")

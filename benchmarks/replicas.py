@@ -27,7 +27,6 @@ from typing import Any
 
 from benchmarks import load, server, wrk
 from benchmarks.measurement import Measurement
-from modelshelf.store.engine import connect
 
 API = "/api/model_registry/v1"
 TARGET = 1.6
@@ -89,21 +88,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=8, help="per wrk process (two of them)")
     parser.add_argument("--database-url", help="an empty PostgreSQL database (default: start one)")
-    parser.add_argument(
-        "--loaded", action="store_true", help="the database already holds --versions loaded by this benchmark"
-    )
-    args = parser.parse_args(argv)
-    if args.loaded and not args.database_url:
-        parser.error("--loaded needs --database-url")
+    args = load.benchmark_args(parser, argv)
     executable = wrk.find(install=True)
     if executable is None:
         print("wrk is needed: apt-get install wrk", file=sys.stderr)
         return 2
     with postgres(args.database_url) as url:
-        if not args.loaded:
-            engine = connect(url)
-            load.load(engine, args.versions)
-            engine.dispose()
+        load.fill(url, args.versions, loaded=args.loaded)
         paths = read_paths(args.versions)
         with contextlib.ExitStack() as stack:
             replicas = [

@@ -20,7 +20,6 @@ from typing import Any
 
 from benchmarks import client, load, server, wrk
 from benchmarks.measurement import from_latencies
-from modelshelf.store.engine import connect
 
 API = "/api/model_registry/v1"
 FILTER = "framework = 'onnx'"  # a custom string property held by a fifth of the versions
@@ -68,14 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--versions", type=int, default=100_000)
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--database-url", help="PostgreSQL to fill (default: SQLite in a fresh data dir)")
-    parser.add_argument(
-        "--loaded",
-        action="store_true",
-        help="the database at --database-url already holds --versions loaded by this benchmark",
-    )
-    args = parser.parse_args(argv)
-    if args.loaded and not args.database_url:
-        parser.error("--loaded needs --database-url")
+    args = load.benchmark_args(parser, argv)
     executable = wrk.find(install=True)
     if executable is None:
         print("wrk is needed: apt-get install wrk", file=sys.stderr)
@@ -83,10 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = Path(tempfile.mkdtemp(prefix="modelshelf-bench-scale-"))
     url = args.database_url or f"sqlite:///{data_dir / 'modelshelf.db'}"
     started = time.monotonic()
-    if not args.loaded:
-        engine = connect(url)
-        load.load(engine, args.versions)
-        engine.dispose()
+    load.fill(url, args.versions, loaded=args.loaded)
     results: dict[str, Any] = {"versions": args.versions, "load_s": time.monotonic() - started}
     deep = int(args.versions * 0.9)
     with server.running(args.database_url, data_dir=data_dir) as live:
