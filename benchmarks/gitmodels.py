@@ -166,10 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--files", type=int, default=1000)
     parser.add_argument("--connections", type=int, default=16)
     args = parser.parse_args(argv)
-    executable = wrk.find(install=True)
-    if executable is None:
-        print("wrk is needed: apt-get install wrk", file=sys.stderr)
-        return 2
+    executable = wrk.required()
     root = Path(tempfile.mkdtemp(prefix="modelshelf-bench-git-"))
     moto, endpoint = start_moto(root)
     results: dict[str, Any] = {"tags": args.tags, "files": args.files}

@@ -17,7 +17,6 @@ import argparse
 import contextlib
 import json
 import random
-import sys
 import tempfile
 import threading
 import time
@@ -89,10 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=8, help="per wrk process (two of them)")
     parser.add_argument("--database-url", help="an empty PostgreSQL database (default: start one)")
     args = load.benchmark_args(parser, argv)
-    executable = wrk.find(install=True)
-    if executable is None:
-        print("wrk is needed: apt-get install wrk", file=sys.stderr)
-        return 2
+    executable = wrk.required()
     with postgres(args.database_url) as url:
         load.fill(url, args.versions, loaded=args.loaded)
         paths = read_paths(args.versions)

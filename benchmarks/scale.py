@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 import urllib.parse
@@ -68,10 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--database-url", help="PostgreSQL to fill (default: SQLite in a fresh data dir)")
     args = load.benchmark_args(parser, argv)
-    executable = wrk.find(install=True)
-    if executable is None:
-        print("wrk is needed: apt-get install wrk", file=sys.stderr)
-        return 2
+    executable = wrk.required()
     data_dir = Path(tempfile.mkdtemp(prefix="modelshelf-bench-scale-"))
     url = args.database_url or f"sqlite:///{data_dir / 'modelshelf.db'}"
     started = time.monotonic()

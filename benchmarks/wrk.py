@@ -35,6 +35,16 @@ def find(install: bool) -> str | None:
     return shutil.which("wrk")
 
 
+def required() -> str:
+    """The wrk executable, installed when missing and allowed; a benchmark that needs it exits with
+    status 2 (the harness could not run) when it cannot be had."""
+    found = find(install=True)
+    if found is None:
+        print("wrk is needed: apt-get install wrk", file=sys.stderr)
+        raise SystemExit(2)
+    return found
+
+
 def version(executable: str) -> str:
     """`wrk debian/4.1.0-3+b2 [epoll]` (wrk prints its version, then a copyright, then its usage)."""
     done = subprocess.run([executable, "--version"], capture_output=True, text=True, check=False)

@@ -105,11 +105,10 @@ def main(argv: list[str] | None = None) -> int:
         current, head = migrate.current_revision(engine), migrate.head_revision()
         if migrate.is_ahead(current):
             # A rollback to this release after a newer one migrated: that schema serves this release too.
-            newer = f"database at revision {current}, from a newer release than this one ({head})"
             if args.db_command == "upgrade":
-                print(f"{newer}: left as it is")
+                print(f"{migrate.newer_schema(current)}: left as it is")
                 return 0
-            print(newer, file=sys.stderr)
+            print(migrate.newer_schema(current), file=sys.stderr)
             return 1
         if args.db_command == "upgrade":
             migrate.upgrade(engine, lock_timeout=settings.migration_lock_timeout)
@@ -178,14 +177,10 @@ def _serve(settings: Settings, *, migrate_first: bool) -> int:
     try:
         current = migrate.current_revision(engine)
         if migrate.is_ahead(current):
-            print(
-                f"database at revision {current}, from a newer release than this one "
-                f"({migrate.head_revision()}): serving it without migrating",
-                file=sys.stderr,
-            )
+            print(f"{migrate.newer_schema(current)}: serving it without migrating", file=sys.stderr)
         elif migrate_first:
             migrate.upgrade(engine, lock_timeout=settings.migration_lock_timeout)
-        elif not migrate.is_current(engine):
+        elif current != migrate.head_revision():
             print("database schema is not current: run 'modelshelf db upgrade'", file=sys.stderr)
             engine.dispose()
             return 1

@@ -36,14 +36,14 @@ def connect(
     a good share of its requests and served 336 reads/s instead of 570 (benchmarks/replicas.py).
     """
     parsed = make_url(url)
-    if "poolclass" not in kwargs and parsed.database not in (None, "", ":memory:"):
-        kwargs.setdefault("pool_size", connections)
     if parsed.get_backend_name() == "sqlite":
         if sqlite_synchronous not in ("full", "normal"):
             raise ValueError(f"sqlite_synchronous: expected 'full' or 'normal', got {sqlite_synchronous!r}")
         identity = None
         if parsed.database and parsed.database != ":memory:":
             identity = _create_private(Path(parsed.database))
+            if "poolclass" not in kwargs:  # a file: a QueuePool (an in-memory database has one connection)
+                kwargs.setdefault("pool_size", connections)
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         if identity is not None:
             _files[engine] = identity
@@ -73,6 +73,7 @@ def connect(
     kwargs.setdefault("connect_args", {"connect_timeout": 5, "options": options})
     if "poolclass" not in kwargs:
         kwargs.setdefault("pool_timeout", statement_timeout)
+        kwargs.setdefault("pool_size", connections)
     return create_engine(url, **kwargs)
 
 

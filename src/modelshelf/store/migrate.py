@@ -8,6 +8,7 @@ find the schema current and do nothing.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -95,7 +96,10 @@ def _advisory_holder(conn: Connection) -> int | None:
     return None if pid is None else int(pid)
 
 
+@functools.cache
 def head_revision() -> str | None:
+    """This code's newest revision. Read once: parsing the migration scripts costs 1.2 ms, and readiness
+    probes ask for it every few seconds."""
     return ScriptDirectory(str(MIGRATIONS)).get_current_head()
 
 
@@ -118,6 +122,11 @@ def is_ahead(revision: str | None) -> bool:
     if revision is None or head is None or not (revision.isdigit() and head.isdigit()):
         return False
     return int(revision) > int(head)
+
+
+def newer_schema(revision: str | None) -> str:
+    """What a command says on a schema from a later release (is_ahead)."""
+    return f"database at revision {revision}, from a newer release than this one ({head_revision()})"
 
 
 def can_serve(engine: Engine) -> bool:
